@@ -1,0 +1,27 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/config.js';
+import { AuthModule } from './auth/auth.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ModelsModule } from './models/models.module.js';
+import { TenantsModule } from './tenants/tenants.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { StoresModule } from './stores/stores.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        StoresModule,
+        AuthModule,
+        MetricsModule,
+        HealthModule,
+        TenantsModule,
+        ModelsModule,
+      ],
+    };
+  }
+}

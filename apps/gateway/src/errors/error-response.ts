@@ -1,0 +1,37 @@
+import type { ErrorCode } from '@isogate/isolation';
+
+/** The OpenAI-shaped error body every failure answers with. */
+export interface ErrorBody {
+  error: { type: string; code: ErrorCode; message: string; param?: string };
+}
+
+/** HTTP status and OpenAI error type of each code: the one place where codes meet HTTP. */
+export function statusOf(code: ErrorCode): { status: number; type: string } {
+  switch (code) {
+    case 'invalid_request':
+    case 'invalid_json':
+      return { status: 400, type: 'invalid_request_error' };
+    case 'unauthorized':
+    case 'invalid_token':
+      return { status: 401, type: 'authentication_error' };
+    case 'forbidden':
+    case 'tenant_suspended':
+      return { status: 403, type: 'permission_error' };
+    case 'not_found':
+    case 'route_not_found':
+      return { status: 404, type: 'not_found_error' };
+    case 'conflict':
+      return { status: 409, type: 'conflict_error' };
+    case 'payload_too_large':
+      return { status: 413, type: 'invalid_request_error' };
+    case 'unprocessable':
+      return { status: 422, type: 'invalid_request_error' };
+    case 'rate_limited':
+      return { status: 429, type: 'rate_limit_error' };
+    case 'store_unavailable':
+      return { status: 503, type: 'service_unavailable_error' };
+    case 'tenant_context_missing':
+    case 'internal_error':
+      return { status: 500, type: 'api_error' };
+  }
+}

@@ -1,0 +1,79 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/config.js';
+import { AllExceptionsFilter } from './errors/all-exceptions.filter.js';
+import { createLogger } from './logging/logger.js';
+import { MetricsService } from './metrics/metrics.service.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Options for building a gateway: tests pass their own logger to read what it writes. */
+export interface GatewayOptions {
+  readonly logger?: Logger;
+}
+
+/** Builds the gateway application (not yet listening) from a validated configuration. */
+export async function createGateway(
+  config: AppConfig,
+  options: GatewayOptions = {},
+): Promise<NestFastifyApplication> {
+  const logger = options.logger ?? createLogger(config.server.logLevel);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // A caller's request id is kept only when it is a plain token; anything else is replaced.
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 16 * 1024 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: ['error', 'warn'],
+    bufferLogs: false,
+  });
+  app.useGlobalFilters(new AllExceptionsFilter(logger));
+  installRequestHooks(app);
+  installDocs(app);
+  try {
+    await app.init();
+  } catch (error) {
+    // A refused start (say, a privileged database role) must not leave pools and sockets open.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return app;
+}
+
+function installRequestHooks(app: NestFastifyApplication): void {
+  const metrics = app.get(MetricsService);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+}
+
+function installDocs(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('isogate')
+      .setDescription('Tenant-isolated AI retrieval gateway: HTTP API version 1')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+}

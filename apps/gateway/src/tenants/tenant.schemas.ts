@@ -1,0 +1,42 @@
+import { TENANT_ID_PATTERN } from '@isogate/isolation';
+import { z } from 'zod';
+
+const count = (max: number) => z.number().int().min(1).max(max);
+
+export const quotasSchema = z.strictObject({
+  requests_per_minute: count(1_000_000).optional(),
+  tokens_per_day: count(1_000_000_000_000).optional(),
+  max_documents: count(100_000_000).optional(),
+  max_document_bytes: count(100 * 1024 * 1024).optional(),
+});
+
+const name = z.string().trim().min(1).max(200);
+const retentionDays = z.number().int().min(1).max(36_500);
+const pii = z.enum(['off', 'redact', 'pseudonymize']);
+
+export const createTenantSchema = z.strictObject({
+  id: z.string().regex(TENANT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{2,62}$'),
+  name,
+  quotas: quotasSchema.optional(),
+  retention_days: retentionDays.optional(),
+  pii: pii.optional(),
+});
+export type CreateTenantBody = z.infer<typeof createTenantSchema>;
+
+export const patchTenantSchema = z
+  .strictObject({
+    status: z.enum(['active', 'suspended']).optional(),
+    name: name.optional(),
+    quotas: quotasSchema.optional(),
+    retention_days: retentionDays.optional(),
+    pii: pii.optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
+export type PatchTenantBody = z.infer<typeof patchTenantSchema>;
+
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+export const usageQuerySchema = z.strictObject({ from: day.optional(), to: day.optional() });
+export type UsageQuery = z.infer<typeof usageQuerySchema>;
+
+/** Routes without query parameters refuse any, rather than silently ignoring e.g. `msp_id`. */
+export const noQuerySchema = z.strictObject({});

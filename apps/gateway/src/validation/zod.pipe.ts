@@ -1,0 +1,30 @@
+import { Injectable, type PipeTransform } from '@nestjs/common';
+import { IsogateError } from '@isogate/isolation';
+import type { z } from 'zod';
+
+/** Human-readable list of what is wrong, naming each field. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : 'body';
+      return issue.code === 'unrecognized_keys'
+        ? `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/**
+ * Validates a body or query with a zod schema. Schemas are strict: a field the API does not
+ * know (for example a `tenant_id` a caller hopes will be honoured) is refused, not ignored.
+ */
+@Injectable()
+export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
+  constructor(private readonly schema: S) {}
+
+  transform(value: unknown): z.infer<S> {
+    const parsed = this.schema.safeParse(value ?? {});
+    if (!parsed.success) throw new IsogateError('invalid_request', describeIssues(parsed.error));
+    return parsed.data;
+  }
+}

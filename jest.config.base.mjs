@@ -1,0 +1,16 @@
+/** Shared Jest settings: native ESM (NestJS 12 ships ESM only) through ts-jest. */
+export const base = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    '^@isogate/(isolation|audit|embeddings)$': '<rootDir>/libs/$1/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': [
+      'ts-jest',
+      { useESM: true, tsconfig: '<rootDir>/tsconfig.json', diagnostics: false },
+    ],
+  },
+  rootDir: '.',
+};

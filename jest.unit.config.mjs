@@ -1,0 +1,8 @@
+import { base } from './jest.config.base.mjs';
+
+/** Unit tests: pure logic, no store, fast. */
+export default {
+  ...base,
+  displayName: 'unit',
+  testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'],
+};

@@ -1,0 +1,2 @@
+/** audit: filled by later work; exported through this file only. */
+export const LIB_NAME = 'audit';

@@ -1,0 +1,2 @@
+/** embeddings: filled by later work; exported through this file only. */
+export const LIB_NAME = 'embeddings';

@@ -1,0 +1,102 @@
+import type pg from 'pg';
+import { TenantContext, TENANT_ID_PATTERN } from '../context/tenant-context.js';
+import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
+import { inTransaction, type SqlSession } from './sql-session.js';
+
+export type { SqlSession } from './sql-session.js';
+
+/** Errors that mean PostgreSQL is not there, as opposed to a statement that failed. */
+export function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^(08|57P0[1-3]|53300)/.test(code)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /ECONNREFUSED|ECONNRESET|timeout|Connection terminated|connect ETIMEDOUT|EPIPE/i.test(
+    message,
+  );
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof IsogateError) throw error;
+    if (isConnectionFailure(error)) throw new StoreUnavailableError('postgres');
+    throw error;
+  }
+}
+
+/**
+ * Data-plane access to PostgreSQL: every transaction runs with the current tenant set, and
+ * row-level security in the database limits it to that tenant's rows. No method takes a tenant.
+ */
+export class TenantDb {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Runs `fn` in a transaction scoped to the tenant of the current context. */
+  async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    const tenantId = TenantContext.requireTenantId();
+    return guarded(() => inTransaction(this.pool, { tenantId }, fn));
+  }
+}
+
+/**
+ * Control-plane access for operators: transactions scoped to the caller's MSP, and, where a
+ * provisioning step must touch a tenant's own rows, to one named tenant of that MSP.
+ */
+export class ControlDb {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Runs `fn` scoped to the current operator's MSP. */
+  async mspTransaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    const mspId = ControlDb.requireMspId();
+    return guarded(() => inTransaction(this.pool, { mspId }, fn));
+  }
+
+  /**
+   * Runs `fn` scoped to the operator's MSP and to `tenantId`. The tenant must belong to the
+   * MSP: the check runs inside the same transaction, through the MSP's own row-level policy.
+   */
+  async tenantOfMspTransaction<T>(
+    tenantId: string,
+    fn: (session: SqlSession) => Promise<T>,
+  ): Promise<T> {
+    const mspId = ControlDb.requireMspId();
+    if (!TENANT_ID_PATTERN.test(tenantId)) throw new IsogateError('not_found', 'Tenant not found');
+    return guarded(() =>
+      inTransaction(this.pool, { mspId, tenantId }, async (session) => {
+        const owned = await session.query('SELECT 1 FROM tenants WHERE id = $1 AND msp_id = $2', [
+          tenantId,
+          mspId,
+        ]);
+        if (owned.length === 0) throw new IsogateError('not_found', 'Tenant not found');
+        return fn(session);
+      }),
+    );
+  }
+
+  private static requireMspId(): string {
+    const context = TenantContext.require();
+    if (context.kind !== 'operator')
+      throw new IsogateError('forbidden', 'This operation needs an operator token');
+    return context.mspId;
+  }
+}
+
+/**
+ * The edge's view of tenants: whether a token's tenant exists and is active. It runs before a
+ * context is open, so it names the tenant, and can read nothing but that tenant's own row.
+ */
+export class TenantDirectory {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The tenant's status, or undefined when there is no such tenant. */
+  async status(tenantId: string): Promise<string | undefined> {
+    if (!TENANT_ID_PATTERN.test(tenantId)) return undefined;
+    const rows = await guarded(() =>
+      inTransaction(this.pool, { tenantId }, (s) =>
+        s.query<{ status: string }>('SELECT status FROM tenants WHERE id = $1', [tenantId]),
+      ),
+    );
+    return rows[0]?.status;
+  }
+}

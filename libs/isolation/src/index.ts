@@ -1,0 +1,48 @@
+export { STORE_NAMES, withTimeout } from './stores/store-name.js';
+export type { StoreName, StoreProbe } from './stores/store-name.js';
+export { PostgresPools } from './stores/postgres.pools.js';
+export type { PostgresOptions } from './stores/postgres.pools.js';
+export { RedisAdmin, connectRedis } from './stores/redis.admin.js';
+export { FalkorAdmin, connectFalkor } from './stores/falkordb.admin.js';
+export { QdrantAdmin } from './stores/qdrant.admin.js';
+export type { QdrantOptions } from './stores/qdrant.admin.js';
+export { ERROR_CODES, IsogateError, StoreUnavailableError } from './errors/isogate-error.js';
+export type { ErrorCode } from './errors/isogate-error.js';
+export { TenantContext, ROLES, TENANT_ID_PATTERN } from './context/tenant-context.js';
+export type { CallerContext, Role } from './context/tenant-context.js';
+export { MasterKey, seal, open } from './keys/master-key.js';
+export type { CredentialStore } from './keys/master-key.js';
+export { TenantDb, ControlDb, TenantDirectory, isConnectionFailure } from './db/tenant-db.js';
+export type { SqlSession } from './db/tenant-db.js';
+export { unsafeRoleProblems, TENANT_TABLES } from './db/role-check.js';
+export { TenantLifecycle, PROVISIONING_STEPS } from './lifecycle/tenant-lifecycle.js';
+export type { ProvisioningStep, AfterStep } from './lifecycle/tenant-lifecycle.js';
+export { toTenantRecord, TENANT_COLUMNS } from './lifecycle/tenant-record.js';
+export type {
+  TenantQuotas,
+  PiiMode,
+  TenantStatus,
+  TenantRecord,
+  NewTenant,
+  TenantRow,
+  PurgeCounts,
+  StoreProvisioning,
+  DeletionReceipt,
+} from './lifecycle/tenant-record.js';
+export { StoreProvisioner } from './provisioning/store-provisioner.js';
+export type { StoreProvisionerOptions } from './provisioning/store-provisioner.js';
+export { tenantNames } from './provisioning/store-names.js';
+export { TenantVectorStore, scoped as scopedVectorFilter } from './vectors/tenant-vector-store.js';
+export type {
+  VectorFilter,
+  VectorPoint,
+  VectorQuery,
+  VectorHit,
+  TenantVectorStoreOptions,
+} from './vectors/tenant-vector-store.js';
+export { QdrantTokens } from './vectors/qdrant-tokens.js';
+export { TenantGraph } from './graph/tenant-graph.js';
+export type { CypherValue, TenantGraphOptions } from './graph/tenant-graph.js';
+export { TenantCache } from './cache/tenant-cache.js';
+export type { TenantCacheOptions } from './cache/tenant-cache.js';
+export { isAuthFailure } from './provisioning/tenant-connections.js';

@@ -1,0 +1,87 @@
+/** Per-tenant limits; absent means the gateway's default. */
+export interface TenantQuotas {
+  readonly requests_per_minute?: number;
+  readonly tokens_per_day?: number;
+  readonly max_documents?: number;
+  readonly max_document_bytes?: number;
+}
+
+export type PiiMode = 'off' | 'redact' | 'pseudonymize';
+export type TenantStatus = 'provisioning' | 'active' | 'suspended' | 'deleting';
+
+/** A tenant as the API shows it. */
+export interface TenantRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly msp_id: string;
+  readonly status: TenantStatus;
+  readonly quotas: TenantQuotas;
+  readonly retention_days: number;
+  readonly pii: PiiMode;
+  readonly created_at: string;
+}
+
+/** What an operator asks for when creating a tenant. */
+export interface NewTenant {
+  readonly id: string;
+  readonly name: string;
+  readonly quotas?: TenantQuotas;
+  readonly retention_days?: number;
+  readonly pii?: PiiMode;
+}
+
+/** Row shape of `tenants` as PostgreSQL returns it. */
+export interface TenantRow {
+  id: string;
+  name: string;
+  msp_id: string;
+  status: TenantStatus;
+  quotas: TenantQuotas;
+  retention_days: number;
+  pii: PiiMode;
+  created_at: Date;
+}
+
+export const TENANT_COLUMNS = 'id, name, msp_id, status, quotas, retention_days, pii, created_at';
+
+export function toTenantRecord(row: TenantRow): TenantRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    msp_id: row.msp_id,
+    status: row.status,
+    quotas: row.quotas,
+    retention_days: row.retention_days,
+    pii: row.pii,
+    created_at: row.created_at.toISOString(),
+  };
+}
+
+/** Counts of what deletion removed, per store. */
+export interface PurgeCounts {
+  readonly qdrant: { readonly points: number };
+  readonly falkordb: { readonly nodes: number };
+  readonly redis: { readonly keys: number };
+}
+
+/** The stores other than PostgreSQL, as provisioning sees them. Each step is idempotent. */
+export interface StoreProvisioning {
+  ensureVectors(tenantId: string): Promise<void>;
+  ensureGraphUser(tenantId: string): Promise<void>;
+  ensureCacheUser(tenantId: string): Promise<void>;
+  purge(tenantId: string): Promise<PurgeCounts>;
+}
+
+/** The receipt a deletion answers with. */
+export interface DeletionReceipt {
+  readonly tenant_id: string;
+  readonly deleted_at: string;
+  readonly stores: PurgeCounts & {
+    readonly postgres: {
+      readonly documents: number;
+      readonly interactions: number;
+      readonly keys: number;
+    };
+  };
+  readonly audit_event_id: string | null;
+}

@@ -1,0 +1,156 @@
+import { TenantContext } from '../context/tenant-context.js';
+import { IsogateError } from '../errors/isogate-error.js';
+import { tenantNames } from '../provisioning/store-names.js';
+import { QdrantHttp } from './qdrant-http.js';
+import { QdrantTokens } from './qdrant-tokens.js';
+import { scoped, type VectorFilter } from './vector-filter.js';
+
+export { scoped } from './vector-filter.js';
+export type { VectorCondition, VectorFilter, VectorMatch, VectorRange } from './vector-filter.js';
+
+/** One chunk to store: its text feeds Qdrant's server-side BM25. */
+export interface VectorPoint {
+  /** A UUID or an unsigned integer, as Qdrant requires. */
+  readonly id: string | number;
+  readonly text: string;
+  /** The chunk's embedding, when embeddings are configured (the collection then has `dense`). */
+  readonly dense?: readonly number[];
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** A search: BM25 on `text`, fused (reciprocal rank) with a dense search when `dense` is given. */
+export interface VectorQuery {
+  readonly text: string;
+  readonly dense?: readonly number[];
+  /** 1 to 1,000. */
+  readonly limit: number;
+  readonly offset?: number;
+  readonly scoreThreshold?: number;
+  readonly filter?: VectorFilter;
+}
+
+/** A point as the store returned it, already checked to belong to the current tenant. */
+export interface VectorHit {
+  readonly id: string;
+  readonly score: number;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/** How the data plane reaches Qdrant. */
+export interface TenantVectorStoreOptions {
+  readonly url: string;
+  /** Signs the per-tenant tokens; never sent to Qdrant itself. */
+  readonly apiKey: string;
+  /** Kept-alive connections to Qdrant (default 32). */
+  readonly connections?: number;
+  /** Tenants whose token is kept for reuse (default 256). */
+  readonly maxTenants?: number;
+}
+
+const BM25 = 'qdrant/bm25';
+
+/**
+ * The current tenant's Qdrant collection. Each call carries a JWT that Qdrant accepts for that
+ * one collection only; the admin key never reaches the data plane. No method takes a tenant:
+ * the tenant is read from the context on every call.
+ */
+export class TenantVectorStore {
+  readonly #http: QdrantHttp;
+  readonly #tokens: QdrantTokens;
+
+  constructor(options: TenantVectorStoreOptions) {
+    this.#http = new QdrantHttp(options.url, options.connections ?? 32);
+    this.#tokens = new QdrantTokens({
+      apiKey: options.apiKey,
+      ...(options.maxTenants !== undefined ? { maxTenants: options.maxTenants } : {}),
+    });
+  }
+
+  /** Writes points; the tenant's id is stamped on every payload here, whatever the caller gave. */
+  async upsert(points: readonly VectorPoint[]): Promise<void> {
+    const tenantId = TenantContext.requireTenantId();
+    const body = {
+      points: points.map((p) => ({
+        id: p.id,
+        vector: { bm25: { text: p.text, model: BM25 }, ...(p.dense ? { dense: p.dense } : {}) },
+        payload: { ...p.payload, tenant_id: tenantId },
+      })),
+    };
+    await this.call(tenantId, 'PUT', 'points?wait=true', body);
+  }
+
+  /** Searches the tenant's points (Qdrant's query API); a caller's filter only narrows them. */
+  async query(query: VectorQuery): Promise<VectorHit[]> {
+    const tenantId = TenantContext.requireTenantId();
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > 1_000) {
+      throw new IsogateError('invalid_request', 'The limit must be between 1 and 1000');
+    }
+    const filter = scoped(tenantId, query.filter);
+    const bm25 = { query: { text: query.text, model: BM25 }, using: 'bm25' };
+    const depth = (query.offset ?? 0) + query.limit * 2;
+    // The filter goes on every stage: Qdrant applies a top-level filter to the final stage only.
+    const search = query.dense
+      ? {
+          prefetch: [
+            { ...bm25, filter, limit: depth },
+            { query: query.dense, using: 'dense', filter, limit: depth },
+          ],
+          query: { fusion: 'rrf' },
+        }
+      : bm25;
+    const answer = (await this.call(tenantId, 'POST', 'points/query', {
+      ...search,
+      filter,
+      limit: query.limit,
+      ...(query.offset !== undefined ? { offset: query.offset } : {}),
+      ...(query.scoreThreshold !== undefined ? { score_threshold: query.scoreThreshold } : {}),
+      with_payload: true,
+    })) as { points?: unknown[] };
+    return (answer.points ?? []).map((point) => ownPoint(tenantId, point));
+  }
+
+  /** Deletes the tenant's points matching `filter` (inside the tenant's scope). */
+  async deleteByFilter(filter: VectorFilter): Promise<void> {
+    const tenantId = TenantContext.requireTenantId();
+    await this.call(tenantId, 'POST', 'points/delete?wait=true', {
+      filter: scoped(tenantId, filter),
+    });
+  }
+
+  /** Counts the tenant's points, or those matching `filter`. */
+  async count(filter?: VectorFilter): Promise<number> {
+    const tenantId = TenantContext.requireTenantId();
+    const answer = (await this.call(tenantId, 'POST', 'points/count', {
+      filter: scoped(tenantId, filter),
+      exact: true,
+    })) as { count?: number };
+    return answer.count ?? 0;
+  }
+
+  /** Closes the connections to Qdrant. */
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+
+  private async call(tenantId: string, method: 'PUT' | 'POST', path: string, body: unknown) {
+    const token = await this.#tokens.forTenant(tenantId);
+    const { collection } = tenantNames(tenantId);
+    return this.#http.call(token, method, `/collections/${collection}/${path}`, body);
+  }
+}
+
+/**
+ * Checks that a point read back carries the tenant's id. Only a store fault could bring another
+ * tenant's point here; the whole answer is refused rather than filtered, so the fault is seen.
+ */
+function ownPoint(tenantId: string, point: unknown): VectorHit {
+  const { id, score, payload } = point as {
+    id: unknown;
+    score?: number;
+    payload?: Record<string, unknown>;
+  };
+  if (payload?.tenant_id !== tenantId) {
+    throw new IsogateError('internal_error', 'The vector store returned a point of another scope');
+  }
+  return { id: String(id), score: score ?? 0, payload };
+}
