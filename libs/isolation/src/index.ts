@@ -46,3 +46,5 @@ export type { CypherValue, TenantGraphOptions } from './graph/tenant-graph.js';
 export { TenantCache } from './cache/tenant-cache.js';
 export type { TenantCacheOptions } from './cache/tenant-cache.js';
 export { isAuthFailure } from './provisioning/tenant-connections.js';
+export { applyPii, luhnValid } from './pii/pii-rules.js';
+export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
