@@ -1,2 +1,12 @@
-/** embeddings: filled by later work; exported through this file only. */
-export const LIB_NAME = 'embeddings';
+/**
+ * embeddings: turning documents into what the retrieval stores index. Token counting
+ * (o200k_base), heading-aware chunking, entity extraction for the graph and the client of an
+ * OpenAI-compatible embeddings endpoint. Exported through this file only.
+ */
+export { chunkDocument, DEFAULT_CHUNK_OPTIONS, indexText } from './chunker.js';
+export type { Chunk, ChunkOptions } from './chunker.js';
+export { DenseEmbedder } from './dense-embedder.js';
+export type { DenseEmbedderOptions } from './dense-embedder.js';
+export { entityKey, extractEntities, MAX_ENTITIES } from './entities.js';
+export type { Entity, EntityKind } from './entities.js';
+export { countTokens, decodeTokens, encodeTokens } from './tokens.js';

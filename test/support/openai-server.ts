@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+/**
+ * A small OpenAI-compatible server on 127.0.0.1 for tests: embeddings, chat completions (plain
+ * and streamed) and the model list. Answers are deterministic, every request is recorded, and
+ * the next requests can be made to fail, so retry behaviour is testable without a model.
+ *
+ * ```ts
+ * const server = await startOpenAiServer({ dimensions: 16 });
+ * const client = new OpenAI({ baseURL: server.url, apiKey: 'test' });
+ * server.failNext(2, 503); // the next two requests, whatever their route, answer 503
+ * await server.close();
+ * ```
+ */
+
+/** A chat completion request as the server sees it (only the fields it reads are typed). */
+export interface ChatRequestBody {
+  readonly model: string;
+  readonly messages: readonly { readonly role: string; readonly content?: unknown }[];
+  readonly stream?: boolean;
+  readonly stream_options?: { readonly include_usage?: boolean };
+  readonly [field: string]: unknown;
+}
+
+/** How the server behaves. */
+export interface OpenAiServerOptions {
+  /** Length of embedding vectors unless a request asks for `dimensions` (default 8). */
+  readonly dimensions?: number;
+  /** The assistant's answer to a chat request (default: `echo: ` + the last user message). */
+  readonly answer?: (request: ChatRequestBody) => string | Promise<string>;
+  /** Model ids listed by `GET /v1/models` (default `['test-embed', 'test-chat']`). */
+  readonly models?: readonly string[];
+  /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
+  readonly apiKey?: string;
+  /**
+   * Rewrites an embeddings response before it is sent (reorder `data`, drop or corrupt an
+   * item), to test how a client copes with a server that misbehaves.
+   */
+  readonly rewriteEmbeddings?: (response: EmbeddingsResponse) => unknown;
+}
+
+/** The body of an embeddings response (`embedding` is a base64 string when asked for). */
+export interface EmbeddingsResponse {
+  readonly object: 'list';
+  readonly data: {
+    readonly object: 'embedding';
+    readonly index: number;
+    readonly embedding: number[] | string;
+  }[];
+  readonly model: unknown;
+  readonly usage: { readonly prompt_tokens: number; readonly total_tokens: number };
+}
+
+/** One request the server received; `body` is the parsed JSON (or the raw text if not JSON). */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: unknown;
+}
+
+/** A running server. */
+export interface OpenAiServer {
+  /** Base URL ending in `/v1`, as the openai client's `baseURL` expects. */
+  readonly url: string;
+  /** Every request, in arrival order, failed ones included. */
+  readonly requests: RecordedRequest[];
+  /**
+   * Makes the next `count` requests answer `status` (default 503) with an OpenAI-style error.
+   * `retryAfterMs` sets the `retry-after-ms` header, which the openai client obeys instead of
+   * its own backoff (0.5 s, 1 s, 2 s ...), to keep retry tests fast.
+   */
+  failNext(count: number, status?: number, options?: { readonly retryAfterMs?: number }): void;
+  close(): Promise<void>;
+}
+
+/** The vector the server returns for `text`: derived from SHA-256, unit length. */
+export function fakeEmbedding(text: string, dimensions: number): number[] {
+  const values: number[] = [];
+  for (let block = 0; values.length < dimensions; block++) {
+    const digest = createHash('sha256').update(`${block}:${text}`).digest();
+    for (let i = 0; i + 1 < digest.length && values.length < dimensions; i += 2) {
+      values.push(digest.readUInt16BE(i) / 32_767.5 - 1);
+    }
+  }
+  const norm = Math.hypot(...values) || 1;
+  return values.map((value) => value / norm);
+}
+
+function defaultAnswer(request: ChatRequestBody): string {
+  const last = [...request.messages].reverse().find((message) => message.role === 'user');
+  return `echo: ${typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content)}`;
+}
+
+async function readBody(request: IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = [];
+  for await (const part of request) parts.push(part as Buffer);
+  const text = Buffer.concat(parts).toString('utf8');
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, status: number, message: string): void {
+  sendJson(response, status, { error: { message, type: 'test_server_error', code: status } });
+}
+
+function embeddings(body: Record<string, unknown>, dimensions: number): EmbeddingsResponse {
+  const raw = body.input;
+  const inputs: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
+  const size = typeof body.dimensions === 'number' ? body.dimensions : dimensions;
+  const data = inputs.map((input, index) => {
+    const vector = fakeEmbedding(typeof input === 'string' ? input : JSON.stringify(input), size);
+    // The openai client asks for base64 (little-endian float32) unless told 'float'.
+    const embedding =
+      body.encoding_format === 'base64'
+        ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+        : vector;
+    return { object: 'embedding' as const, index, embedding };
+  });
+  const tokens = inputs.reduce<number>((sum, input) => sum + JSON.stringify(input).length, 0);
+  return {
+    object: 'list' as const,
+    data,
+    model: body.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
+}
+
+function completionBase(model: unknown): { id: string; created: number; model: unknown } {
+  return { id: `chatcmpl-test-${Date.now()}`, created: Math.floor(Date.now() / 1000), model };
+}
+
+function chat(response: ServerResponse, body: ChatRequestBody, answer: string): void {
+  const usage = { prompt_tokens: 1, completion_tokens: answer.length, total_tokens: 1 };
+  const base = completionBase(body.model);
+  if (body.stream !== true) {
+    const message = { role: 'assistant', content: answer, refusal: null };
+    const choices = [{ index: 0, message, finish_reason: 'stop', logprobs: null }];
+    sendJson(response, 200, { ...base, object: 'chat.completion', choices, usage });
+    return;
+  }
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const event = (delta: object, finish: string | null, extra: object = {}): void => {
+    const choices = [{ index: 0, delta, finish_reason: finish, logprobs: null }];
+    const chunk = { ...base, object: 'chat.completion.chunk', choices, ...extra };
+    response.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  };
+  event({ role: 'assistant', content: '' }, null);
+  for (const piece of answer.match(/\s*\S+\s*/gu) ?? []) event({ content: piece }, null);
+  event({}, 'stop');
+  if (body.stream_options?.include_usage === true) {
+    response.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`,
+    );
+  }
+  response.end('data: [DONE]\n\n');
+}
+
+/** Starts the server on a free port of 127.0.0.1. */
+export async function startOpenAiServer(options: OpenAiServerOptions = {}): Promise<OpenAiServer> {
+  const dimensions = options.dimensions ?? 8;
+  const answer = options.answer ?? defaultAnswer;
+  const models = options.models ?? ['test-embed', 'test-chat'];
+  const requests: RecordedRequest[] = [];
+  const failures = { remaining: 0, status: 503, retryAfterMs: undefined as number | undefined };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const method = request.method ?? 'GET';
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const body = await readBody(request);
+    requests.push({ method, path, headers: request.headers, body });
+    if (failures.remaining > 0) {
+      failures.remaining--;
+      if (failures.retryAfterMs !== undefined) {
+        response.setHeader('retry-after-ms', String(failures.retryAfterMs));
+      }
+      sendError(response, failures.status, `failure injected by the test (${failures.status})`);
+      return;
+    }
+    if (
+      options.apiKey !== undefined &&
+      request.headers.authorization !== `Bearer ${options.apiKey}`
+    ) {
+      sendError(response, 401, 'invalid api key');
+      return;
+    }
+    const json = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const route = `${method} ${path}`;
+    if (route === 'POST /v1/embeddings') {
+      const result = embeddings(json, dimensions);
+      sendJson(
+        response,
+        200,
+        options.rewriteEmbeddings ? options.rewriteEmbeddings(result) : result,
+      );
+    } else if (route === 'POST /v1/chat/completions') {
+      const chatBody = json as unknown as ChatRequestBody;
+      chat(response, chatBody, await answer(chatBody));
+    } else if (route === 'GET /v1/models') {
+      const data = models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'test' }));
+      sendJson(response, 200, { object: 'list', data });
+    } else sendError(response, 404, `no route ${route}`);
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) sendError(response, 500, String(error));
+      else response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    failNext(count, status = 503, failOptions = {}) {
+      failures.remaining = count;
+      failures.status = status;
+      failures.retryAfterMs = failOptions.retryAfterMs;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+    },
+  };
+}
