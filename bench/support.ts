@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { readFileSync } from 'node:fs';
 import { buildConfig, type AppConfig } from '../apps/gateway/src/config/config.js';
 import { loadEnvSource } from '../apps/gateway/src/config/env-source.js';
@@ -61,3 +63,17 @@ function childrenOf(pid: number): number[] {
 }
 
 export const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+/** Signs bench tokens with the local stack's development key (the gateway runs in test mode). */
+export function benchSigner(subject: string): (claims: Record<string, unknown>) => Promise<string> {
+  const env = loadEnvSource({ ...process.env, NODE_ENV: 'test' });
+  const key = createPrivateKey(readFileSync(env.JWT_DEV_PRIVATE_KEY_FILE as string, 'utf8'));
+  return (claims) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer(env.JWT_ISSUER as string)
+      .setAudience(env.JWT_AUDIENCE as string)
+      .setSubject(subject)
+      .setExpirationTime('4h')
+      .sign(key);
+}

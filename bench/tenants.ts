@@ -3,26 +3,13 @@
 // an authenticated request at 10 vs 1,000 tenants (ratios measured in the same run).
 //   npm run bench:tenants [-- --tenants 1000]
 import { randomUUID } from 'node:crypto';
-import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
 import { createGateway } from '../apps/gateway/src/gateway.js';
-import { loadEnvSource } from '../apps/gateway/src/config/env-source.js';
-import { benchConfig, fmt, quantile, residentKiB, timed } from './support.js';
+import { benchConfig, benchSigner, fmt, quantile, residentKiB, timed } from './support.js';
 
 const { values } = parseArgs({ options: { tenants: { type: 'string', default: '1000' } } });
 const total = Number(values.tenants);
-const env = loadEnvSource({ ...process.env, NODE_ENV: 'test' });
-const key = createPrivateKey(readFileSync(env.JWT_DEV_PRIVATE_KEY_FILE as string, 'utf8'));
-const sign = (claims: Record<string, unknown>) =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: 'ES256' })
-    .setIssuer(env.JWT_ISSUER as string)
-    .setAudience(env.JWT_AUDIENCE as string)
-    .setSubject('bench')
-    .setExpirationTime('2h')
-    .sign(key);
+const sign = benchSigner('bench');
 
 const STORES = { postgres: 5432, redis: 6379, falkordb: 6380, qdrant: 6333 } as const;
 const memory = () =>

@@ -61,9 +61,25 @@ describe('tenant control plane', () => {
       quotas: { requests_per_minute: 100 },
       retention_days: 365,
       pii: 'pseudonymize',
+      pii_patterns: [],
       created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect((await call(await tenantToken(id), 'GET', '/v1/models')).status).toBe(200);
+  });
+
+  it('takes identifier patterns for the PII rules and refuses ones that could be slow', async () => {
+    const id = freshId('mrn');
+    const made = await create(id, op1, { pii_patterns: ['MRN-\\d{6}'] });
+    expect(made.body).toMatchObject({ pii_patterns: ['MRN-\\d{6}'] });
+    const changed = await call(op1, 'PATCH', `/v1/tenants/${id}`, { pii_patterns: ['ACCT\\d{8}'] });
+    expect(changed.body).toMatchObject({ pii_patterns: ['ACCT\\d{8}'] });
+    for (const pattern of ['(a+)+$', '(x|xx){1,9}', '\\d*', '(?=a)b', '(', '']) {
+      const refused = await call(op1, 'PATCH', `/v1/tenants/${id}`, { pii_patterns: [pattern] });
+      expect(refused.status).toBe(400);
+    }
+    expect((await call(op1, 'GET', `/v1/tenants/${id}`)).body).toMatchObject({
+      pii_patterns: ['ACCT\\d{8}'],
+    });
   });
 
   it('refuses an id taken by another MSP with a 409 that does not say whose', async () => {

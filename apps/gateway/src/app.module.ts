@@ -7,6 +7,10 @@ import { ModelsModule } from './models/models.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { StoresModule } from './stores/stores.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { EmbeddingsModule } from './embeddings/embeddings.module.js';
+import { DocumentsModule } from './documents/documents.module.js';
+import { RetrievalModule } from './retrieval/retrieval.module.js';
 
 @Module({})
 export class AppModule {
@@ -16,11 +20,15 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         StoresModule,
+        EmbeddingsModule,
         AuthModule,
+        AuditModule,
         MetricsModule,
         HealthModule,
         TenantsModule,
         ModelsModule,
+        DocumentsModule,
+        RetrievalModule,
       ],
     };
   }

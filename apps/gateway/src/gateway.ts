@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
+import { installJsonBodyParser } from './validation/json-body.js';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter.js';
 import { createLogger } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -39,7 +40,10 @@ export async function createGateway(
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: ['error', 'warn'],
     bufferLogs: false,
+    // JSON only, through a parser that refuses bytes that are not UTF-8 (see json-body.ts).
+    bodyParser: false,
   });
+  installJsonBodyParser(app);
   app.useGlobalFilters(new AllExceptionsFilter(logger));
   installRequestHooks(app);
   installDocs(app);

@@ -11,6 +11,7 @@ export type { ErrorCode } from './errors/isogate-error.js';
 export { TenantContext, ROLES, TENANT_ID_PATTERN } from './context/tenant-context.js';
 export type { CallerContext, Role } from './context/tenant-context.js';
 export { MasterKey, seal, open } from './keys/master-key.js';
+export { TenantKeys } from './keys/tenant-keys.js';
 export type { CredentialStore } from './keys/master-key.js';
 export { TenantDb, ControlDb, TenantDirectory, isConnectionFailure } from './db/tenant-db.js';
 export type { SqlSession } from './db/tenant-db.js';
@@ -34,6 +35,7 @@ export type { StoreProvisionerOptions } from './provisioning/store-provisioner.j
 export { tenantNames } from './provisioning/store-names.js';
 export { TenantVectorStore, scoped as scopedVectorFilter } from './vectors/tenant-vector-store.js';
 export type {
+  VectorCondition,
   VectorFilter,
   VectorPoint,
   VectorQuery,
@@ -42,9 +44,15 @@ export type {
 } from './vectors/tenant-vector-store.js';
 export { QdrantTokens } from './vectors/qdrant-tokens.js';
 export { TenantGraph } from './graph/tenant-graph.js';
-export type { CypherValue, TenantGraphOptions } from './graph/tenant-graph.js';
+export type {
+  CypherParams,
+  CypherValue,
+  GraphRow,
+  TenantGraphOptions,
+} from './graph/tenant-graph.js';
 export { TenantCache } from './cache/tenant-cache.js';
 export type { TenantCacheOptions } from './cache/tenant-cache.js';
 export { isAuthFailure } from './provisioning/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
+export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';

@@ -21,8 +21,10 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
     case 'route_not_found':
       return { status: 404, type: 'not_found_error' };
     case 'conflict':
+    case 'document_limit_reached':
       return { status: 409, type: 'conflict_error' };
     case 'payload_too_large':
+    case 'document_too_large':
       return { status: 413, type: 'invalid_request_error' };
     case 'unprocessable':
       return { status: 422, type: 'invalid_request_error' };

@@ -10,6 +10,7 @@ import {
   FalkorAdmin,
   MasterKey,
   TenantDb,
+  TenantKeys,
   TenantDirectory,
   unsafeRoleProblems,
   StoreProvisioner,
@@ -66,6 +67,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (p: PostgresPools) => new TenantDb(p.gateway),
     },
     {
+      provide: TenantKeys,
+      inject: [TenantDb, MasterKey],
+      useFactory: (db: TenantDb, masterKey: MasterKey) => new TenantKeys(db, masterKey),
+    },
+    {
       provide: ControlDb,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new ControlDb(p.control),
@@ -90,6 +96,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     STORE_PROBES,
     MasterKey,
     TenantDb,
+    TenantKeys,
     ControlDb,
     TenantDirectory,
     StoreProvisioner,

@@ -1,4 +1,4 @@
-import { TENANT_ID_PATTERN } from '@isogate/isolation';
+import { compilePiiPattern, MAX_PII_PATTERNS, TENANT_ID_PATTERN } from '@isogate/isolation';
 import { z } from 'zod';
 
 const count = (max: number) => z.number().int().min(1).max(max);
@@ -13,6 +13,18 @@ export const quotasSchema = z.strictObject({
 const name = z.string().trim().min(1).max(200);
 const retentionDays = z.number().int().min(1).max(36_500);
 const pii = z.enum(['off', 'redact', 'pseudonymize']);
+const piiPatterns = z
+  .array(z.string())
+  .max(MAX_PII_PATTERNS)
+  .superRefine((patterns, ctx) => {
+    for (const [index, source] of patterns.entries()) {
+      try {
+        compilePiiPattern(source);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: [index], message: (error as Error).message });
+      }
+    }
+  });
 
 export const createTenantSchema = z.strictObject({
   id: z.string().regex(TENANT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{2,62}$'),
@@ -20,6 +32,7 @@ export const createTenantSchema = z.strictObject({
   quotas: quotasSchema.optional(),
   retention_days: retentionDays.optional(),
   pii: pii.optional(),
+  pii_patterns: piiPatterns.optional(),
 });
 export type CreateTenantBody = z.infer<typeof createTenantSchema>;
 
@@ -30,6 +43,7 @@ export const patchTenantSchema = z
     quotas: quotasSchema.optional(),
     retention_days: retentionDays.optional(),
     pii: pii.optional(),
+    pii_patterns: piiPatterns.optional(),
   })
   .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
 export type PatchTenantBody = z.infer<typeof patchTenantSchema>;

@@ -12,9 +12,8 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { DeletionReceipt, TenantRecord } from '@isogate/isolation';
-import { z } from 'zod';
 import { Roles } from '../auth/decorators.js';
-import { ZodPipe } from '../validation/zod.pipe.js';
+import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import {
   createTenantSchema,
   patchTenantSchema,
@@ -26,9 +25,6 @@ import {
 } from './tenant.schemas.js';
 import { TenantsService } from './tenants.service.js';
 
-const jsonSchema = (schema: z.ZodType) =>
-  z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>;
-
 @ApiTags('tenants')
 @ApiBearerAuth()
 @Roles('operator')
@@ -38,7 +34,7 @@ export class TenantsController {
 
   @Post()
   @ApiOperation({ summary: 'Create a tenant and provision it in every store' })
-  @ApiBody({ schema: jsonSchema(createTenantSchema) })
+  @ApiBody({ schema: bodySchema(createTenantSchema) })
   create(@Body(new ZodPipe(createTenantSchema)) body: CreateTenantBody): Promise<TenantRecord> {
     return this.tenants.create(body);
   }
@@ -57,7 +53,7 @@ export class TenantsController {
 
   @Patch(':id')
   @ApiOperation({ summary: 'Suspend, resume or change a tenant' })
-  @ApiBody({ schema: jsonSchema(patchTenantSchema) })
+  @ApiBody({ schema: bodySchema(patchTenantSchema) })
   update(
     @Param('id') id: string,
     @Body(new ZodPipe(patchTenantSchema)) body: PatchTenantBody,

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AuditScope } from '@isogate/audit';
 import {
   ControlDb,
   IsogateError,
@@ -66,7 +67,8 @@ export class TenantsService {
       const rows = await s.query<TenantRow>(
         `UPDATE tenants SET
            status = COALESCE($2, status), name = COALESCE($3, name), quotas = COALESCE($4, quotas),
-           retention_days = COALESCE($5, retention_days), pii = COALESCE($6, pii), updated_at = now()
+           retention_days = COALESCE($5, retention_days), pii = COALESCE($6, pii),
+           pii_patterns = COALESCE($7, pii_patterns), updated_at = now()
          WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
         [
           id,
@@ -75,6 +77,7 @@ export class TenantsService {
           body.quotas ?? null,
           body.retention_days ?? null,
           body.pii ?? null,
+          body.pii_patterns === undefined ? null : JSON.stringify(body.pii_patterns),
         ],
       );
       return toTenantRecord(rows[0] as TenantRow);
@@ -84,7 +87,9 @@ export class TenantsService {
   }
 
   async delete(id: string): Promise<DeletionReceipt> {
-    const receipt = await this.lifecycle.delete(id);
+    // The receipt names the audit event this very request is recorded as (written before the
+    // answer is sent; if it cannot be, the answer is a 503 and the receipt is never seen).
+    const receipt = await this.lifecycle.delete(id, AuditScope.current()?.eventId ?? null);
     this.statuses.forget(id);
     return receipt;
   }

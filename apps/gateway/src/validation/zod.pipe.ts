@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
 import { IsogateError } from '@isogate/isolation';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Human-readable list of what is wrong, naming each field. */
 export function describeIssues(error: z.ZodError): string {
@@ -27,4 +27,9 @@ export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.in
     if (!parsed.success) throw new IsogateError('invalid_request', describeIssues(parsed.error));
     return parsed.data;
   }
+}
+
+/** The OpenAPI schema of a request body, from the same zod schema that validates it. */
+export function bodySchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input' });
 }

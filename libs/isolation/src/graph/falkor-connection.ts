@@ -1,4 +1,5 @@
-import { FalkorDB, type FalkorDBOptions, type Graph } from 'falkordb';
+import type { FalkorDBOptions, Graph } from 'falkordb';
+import { FalkorDB } from './falkor-errors.js';
 
 /** A tenant's graph connection: the client and the one graph that tenant may reach. */
 export interface TenantGraphConnection {

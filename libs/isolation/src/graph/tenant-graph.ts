@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { TenantContext } from '../context/tenant-context.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
 import type { MasterKey } from '../keys/master-key.js';
@@ -39,6 +40,8 @@ export interface TenantGraphOptions {
  */
 export class TenantGraph {
   readonly #connections: TenantConnections<TenantGraphConnection>;
+  /** Tenants whose indexes this process has made sure of. */
+  readonly #indexed = new LRUCache<string, true>({ max: 4_096 });
 
   constructor(options: TenantGraphOptions) {
     this.#connections = new TenantConnections<TenantGraphConnection>({
@@ -63,6 +66,24 @@ export class TenantGraph {
   async roQuery(cypher: string, params: CypherParams = {}): Promise<GraphRow[]> {
     checkParams(params);
     return this.run((graph) => graph.roQuery<GraphRow>(cypher, { params }));
+  }
+
+  /**
+   * Creates indexes in the tenant's graph (`CREATE INDEX FOR ...` statements), once per process
+   * and tenant; an index that exists already is fine.
+   */
+  async ensureIndexes(statements: readonly string[]): Promise<void> {
+    const tenantId = TenantContext.requireTenantId();
+    if (this.#indexed.has(tenantId)) return;
+    for (const statement of statements) {
+      await this.run((graph) =>
+        graph.query<GraphRow>(statement).catch((error: unknown) => {
+          if (/already indexed/i.test((error as Error).message)) return {};
+          throw error;
+        }),
+      );
+    }
+    this.#indexed.set(tenantId, true);
   }
 
   /** Closes every tenant connection. */

@@ -18,6 +18,8 @@ export interface TenantRecord {
   readonly quotas: TenantQuotas;
   readonly retention_days: number;
   readonly pii: PiiMode;
+  /** The tenant's own identifier patterns, replaced like other PII. */
+  readonly pii_patterns: readonly string[];
   readonly created_at: string;
 }
 
@@ -28,6 +30,7 @@ export interface NewTenant {
   readonly quotas?: TenantQuotas;
   readonly retention_days?: number;
   readonly pii?: PiiMode;
+  readonly pii_patterns?: readonly string[];
 }
 
 /** Row shape of `tenants` as PostgreSQL returns it. */
@@ -39,10 +42,12 @@ export interface TenantRow {
   quotas: TenantQuotas;
   retention_days: number;
   pii: PiiMode;
+  pii_patterns: string[];
   created_at: Date;
 }
 
-export const TENANT_COLUMNS = 'id, name, msp_id, status, quotas, retention_days, pii, created_at';
+export const TENANT_COLUMNS =
+  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, created_at';
 
 export function toTenantRecord(row: TenantRow): TenantRecord {
   return {
@@ -53,6 +58,7 @@ export function toTenantRecord(row: TenantRow): TenantRecord {
     quotas: row.quotas,
     retention_days: row.retention_days,
     pii: row.pii,
+    pii_patterns: row.pii_patterns,
     created_at: row.created_at.toISOString(),
   };
 }

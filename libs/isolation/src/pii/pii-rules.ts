@@ -1,11 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import type { PiiMode } from '../lifecycle/tenant-record.js';
 
 /** The kinds of personal data the rules find. */
 export type PiiKind = 'email' | 'card' | 'ssn' | 'phone' | 'ipv4' | 'ipv6' | 'custom';
-
-/** What to do with what is found. */
-export type PiiMode = 'off' | 'redact' | 'pseudonymize';
 
 /** A tenant's rules: its mode, its own identifier patterns, and its pseudonym key. */
 export interface PiiPolicy {

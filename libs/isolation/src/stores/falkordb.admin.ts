@@ -1,4 +1,4 @@
-import { FalkorDB } from 'falkordb';
+import { FalkorDB } from '../graph/falkor-errors.js';
 import { withTimeout, type StoreProbe } from './store-name.js';
 
 /** Opens a FalkorDB client; the caller owns it and must close it. */

@@ -109,6 +109,20 @@ export class TenantVectorStore {
     return (answer.points ?? []).map((point) => ownPoint(tenantId, point));
   }
 
+  /** The tenant's points with these ids that also match `filter`, in no particular order. */
+  async fetch(ids: readonly string[], filter?: VectorFilter): Promise<VectorHit[]> {
+    const tenantId = TenantContext.requireTenantId();
+    if (ids.length === 0) return [];
+    const byId: VectorFilter = { must: [{ has_id: ids }] };
+    const answer = (await this.call(tenantId, 'POST', 'points/scroll', {
+      filter: scoped(tenantId, filter === undefined ? byId : { must: [byId, filter] }),
+      limit: ids.length,
+      with_payload: true,
+      with_vector: false,
+    })) as { points?: unknown[] };
+    return (answer.points ?? []).map((point) => ownPoint(tenantId, point));
+  }
+
   /** Deletes the tenant's points matching `filter` (inside the tenant's scope). */
   async deleteByFilter(filter: VectorFilter): Promise<void> {
     const tenantId = TenantContext.requireTenantId();

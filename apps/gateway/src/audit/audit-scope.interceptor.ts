@@ -1,0 +1,51 @@
+import {
+  Inject,
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { AuditScope, AuditTrail } from '@isogate/audit';
+import { StoreUnavailableError } from '@isogate/isolation';
+import { from, Observable, switchMap } from 'rxjs';
+import { streamOf, type AuditedRequest } from './request-audit.js';
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Opens the request's audit scope around the handler (so features can annotate the event and
+ * stage interactions), and, before a write runs, checks that the audit store answers for the
+ * caller's chain. The event itself is written after the handler, once the status is known; a
+ * write whose event then cannot be committed answers 503 but has happened. The preflight makes
+ * that window as small as a PostgreSQL failure between two statements; closing it entirely
+ * would need each write to commit its event in its own transaction.
+ */
+@Injectable()
+export class AuditScopeInterceptor implements NestInterceptor {
+  constructor(@Inject(AuditTrail) private readonly trail: AuditTrail) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<AuditedRequest>();
+    const scope = request.auditScope;
+    if (scope === undefined) return next.handle();
+    // Nest binds the handler to the async context in which `next.handle()` is called, so it is
+    // called inside `run`, like the tenant context interceptor does.
+    return new Observable((subscriber) =>
+      AuditScope.run(scope, () => {
+        const handled = READS.has(request.method)
+          ? next.handle()
+          : from(this.preflight(request)).pipe(switchMap(() => next.handle()));
+        const subscription = handled.subscribe(subscriber);
+        return () => subscription.unsubscribe();
+      }),
+    );
+  }
+
+  private async preflight(request: AuditedRequest): Promise<void> {
+    try {
+      await this.trail.preflight(streamOf(request, 200));
+    } catch {
+      throw new StoreUnavailableError('postgres');
+    }
+  }
+}

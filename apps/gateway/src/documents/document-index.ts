@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { TenantGraph, TenantVectorStore, type VectorPoint } from '@isogate/isolation';
+
+/** Flat metadata values: what filters can match. */
+export type MetadataValue = string | number | boolean;
+
+/** One chunk as the stores receive it: sealed text, and what the indexes need in the clear. */
+export interface IndexedChunk {
+  readonly index: number;
+  /** Title, heading and chunk text: what Qdrant's BM25 (and the dense model) see. */
+  readonly indexText: string;
+  /** The chunk text, sealed with the tenant's data key (base64). */
+  readonly sealedText: string;
+  readonly dense?: readonly number[];
+  /** Keyed digests of the entities the chunk mentions (no entity text reaches the graph). */
+  readonly entities: readonly { readonly key: string; readonly kind: string }[];
+}
+
+/** A document version as the vector store and the graph hold it. */
+export interface IndexedDocument {
+  readonly id: string;
+  readonly version: string;
+  /** The title, sealed with the tenant's data key (base64). */
+  readonly sealedTitle: string;
+  readonly metadata: Readonly<Record<string, MetadataValue>>;
+  readonly chunks: readonly IndexedChunk[];
+}
+
+/** Points per upsert request and chunks per graph query, so no request grows unbounded. */
+const BATCH = 128;
+
+const GRAPH_INDEXES = [
+  'CREATE INDEX FOR (d:Document) ON (d.id)',
+  'CREATE INDEX FOR (c:Chunk) ON (c.id)',
+  'CREATE INDEX FOR (c:Chunk) ON (c.document_id)',
+  'CREATE INDEX FOR (e:Entity) ON (e.key)',
+];
+
+const WRITE_CHUNKS = `
+MERGE (d:Document {id: $document})
+WITH d
+UNWIND $chunks AS chunk
+MERGE (c:Chunk {id: chunk.id})
+SET c.document_id = $document, c.chunk_index = chunk.index, c.version = $version
+MERGE (d)-[:HAS_CHUNK]->(c)
+WITH c, chunk
+UNWIND chunk.entities AS entity
+MERGE (e:Entity {key: entity.key})
+ON CREATE SET e.kind = entity.kind
+MERGE (c)-[:MENTIONS]->(e)`;
+
+const REMOVE_OTHER_VERSIONS = `
+MATCH (c:Chunk {document_id: $document})
+WHERE c.version <> $version
+OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity)
+DETACH DELETE c
+WITH DISTINCT e
+WHERE e IS NOT NULL AND NOT (e)<-[:MENTIONS]-()
+DELETE e`;
+
+const REMOVE_DOCUMENT = `
+MATCH (d:Document {id: $document})
+OPTIONAL MATCH (d)-[:HAS_CHUNK]->(c:Chunk)
+OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity)
+DETACH DELETE d, c
+WITH DISTINCT e
+WHERE e IS NOT NULL AND NOT (e)<-[:MENTIONS]-()
+DELETE e`;
+
+/** The id of a chunk's point and graph node: derived, so a retried write lands in place. */
+export function chunkId(version: string, index: number): string {
+  const hex = createHash('sha256').update(`${version}:${index}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * A document's chunks in the current tenant's Qdrant collection and knowledge graph. Each
+ * version of a document is written beside the previous one under new ids; the old one is
+ * removed only once the new one is complete, so a failure part-way never leaves a half
+ * document where a whole one was.
+ */
+@Injectable()
+export class DocumentIndex {
+  constructor(
+    @Inject(TenantVectorStore) private readonly vectors: TenantVectorStore,
+    @Inject(TenantGraph) private readonly graph: TenantGraph,
+  ) {}
+
+  /** Writes a version of a document to both stores (idempotent). */
+  async write(doc: IndexedDocument): Promise<void> {
+    await this.graph.ensureIndexes(GRAPH_INDEXES);
+    for (let start = 0; start < doc.chunks.length; start += BATCH) {
+      const batch = doc.chunks.slice(start, start + BATCH);
+      await this.vectors.upsert(batch.map((chunk) => pointOf(doc, chunk)));
+      await this.graph.query(WRITE_CHUNKS, {
+        document: doc.id,
+        version: doc.version,
+        chunks: batch.map((chunk) => ({
+          id: chunkId(doc.version, chunk.index),
+          index: chunk.index,
+          entities: chunk.entities.map((e) => ({ key: e.key, kind: e.kind })),
+        })),
+      });
+    }
+  }
+
+  /** Removes every version of a document but `version`. */
+  async removeOtherVersions(documentId: string, version: string): Promise<void> {
+    await this.vectors.deleteByFilter({
+      must: [{ key: 'document_id', match: { value: documentId } }],
+      must_not: [{ key: 'version', match: { value: version } }],
+    });
+    await this.graph.query(REMOVE_OTHER_VERSIONS, { document: documentId, version });
+  }
+
+  /** Removes one version of a document (the clean-up of a write that failed). */
+  async removeVersion(documentId: string, version: string): Promise<void> {
+    await this.vectors.deleteByFilter({
+      must: [
+        { key: 'document_id', match: { value: documentId } },
+        { key: 'version', match: { value: version } },
+      ],
+    });
+    await this.graph.query(
+      'MATCH (c:Chunk {document_id: $document, version: $version}) DETACH DELETE c',
+      {
+        document: documentId,
+        version,
+      },
+    );
+  }
+
+  /** Removes a document from both stores; absent is fine. */
+  async remove(documentId: string): Promise<void> {
+    await this.vectors.deleteByFilter({
+      must: [{ key: 'document_id', match: { value: documentId } }],
+    });
+    await this.graph.query(REMOVE_DOCUMENT, { document: documentId });
+  }
+}
+
+function pointOf(doc: IndexedDocument, chunk: IndexedChunk): VectorPoint {
+  return {
+    id: chunkId(doc.version, chunk.index),
+    text: chunk.indexText,
+    ...(chunk.dense !== undefined ? { dense: chunk.dense } : {}),
+    payload: {
+      document_id: doc.id,
+      chunk_index: chunk.index,
+      version: doc.version,
+      title_enc: doc.sealedTitle,
+      text_enc: chunk.sealedText,
+      metadata: doc.metadata,
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { createHash, createHmac } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import canonicalize from 'canonicalize';
+import { applyPii, TenantKeys, type PiiPolicy } from '@isogate/isolation';
+import {
+  chunkDocument,
+  countTokens,
+  DEFAULT_CHUNK_OPTIONS,
+  DenseEmbedder,
+  extractEntities,
+  indexText,
+} from '@isogate/embeddings';
+import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
+import type { IndexedChunk, IndexedDocument, MetadataValue } from './document-index.js';
+import type { CreateDocumentBody } from './document.schemas.js';
+
+/** A document ready to be written: processed, chunked, embedded and sealed. */
+export interface PreparedDocument {
+  /** The title as stored (after the PII rules), for the answer. */
+  readonly title: string;
+  readonly tokens: number;
+  readonly sealed: { readonly title: Buffer; readonly text: Buffer };
+  readonly indexed: IndexedDocument;
+}
+
+/**
+ * Turns a document as a caller sent it into what the stores receive. The tenant's PII rules
+ * run first, on title, text and metadata, so nothing later (chunks, BM25 terms, embeddings,
+ * graph entities) ever sees the raw values. Text is sealed with the tenant's data key; graph
+ * entities are keyed digests under it, so the graph holds no text of the tenant at all.
+ */
+@Injectable()
+export class DocumentPreparer {
+  constructor(
+    @Inject(TenantKeys) private readonly keys: TenantKeys,
+    @Inject(DENSE_EMBEDDER) private readonly embedder: DenseEmbedder | null,
+  ) {}
+
+  async prepare(id: string, body: CreateDocumentBody, pii: PiiPolicy): Promise<PreparedDocument> {
+    const title = applyPii(body.title, pii).text;
+    const text = applyPii(body.text, pii).text;
+    const metadata = redactMetadata(body.metadata, pii);
+    const chunks = chunkDocument({ title, text: text.trim().length > 0 ? text : title });
+    const texts = chunks.map((chunk) => indexText(title, chunk));
+    const dense = this.embedder === null ? undefined : await this.embedder.embed(texts);
+    const entityKey = await this.keys.subkey('entity');
+    const terms = metadataTerms(metadata);
+    const sealedTitle = await this.keys.sealText(title);
+    const indexedChunks: IndexedChunk[] = [];
+    for (const [position, chunk] of chunks.entries()) {
+      const vector = dense?.[position];
+      indexedChunks.push({
+        index: chunk.index,
+        indexText: texts[position] ?? chunk.text,
+        sealedText: await this.keys.sealText(chunk.text),
+        ...(vector !== undefined ? { dense: vector } : {}),
+        entities: extractEntities(chunk.text, terms).map((entity) => ({
+          key: createHmac('sha256', entityKey).update(entity.key).digest('base64url'),
+          kind: entity.kind,
+        })),
+      });
+    }
+    return {
+      title,
+      tokens: countTokens(title) + countTokens(text),
+      sealed: { title: await this.keys.seal(title), text: await this.keys.seal(text) },
+      indexed: {
+        id,
+        version: this.version(id, { title, text, metadata }),
+        sealedTitle,
+        metadata,
+        chunks: indexedChunks,
+      },
+    };
+  }
+
+  /** A digest of the processed document and of how it was indexed: a new one gets new ids. */
+  private version(id: string, content: unknown): string {
+    const canonical = canonicalize({
+      id,
+      content,
+      chunking: DEFAULT_CHUNK_OPTIONS,
+      dense: this.embedder === null ? null : this.embedder.dimensions,
+    });
+    return createHash('sha256')
+      .update(canonical ?? '')
+      .digest('hex');
+  }
+}
+
+function redactMetadata(
+  metadata: Readonly<Record<string, MetadataValue>>,
+  pii: PiiPolicy,
+): Record<string, MetadataValue> {
+  return Object.fromEntries(
+    Object.entries(metadata).map(([key, value]) => [
+      key,
+      typeof value === 'string' ? applyPii(value, pii).text : value,
+    ]),
+  );
+}
+
+/** The terms a document's metadata names: its string values, split at commas and semicolons. */
+function metadataTerms(metadata: Readonly<Record<string, MetadataValue>>): string[] {
+  return Object.values(metadata)
+    .filter((value): value is string => typeof value === 'string')
+    .flatMap((value) => value.split(/[;,]/))
+    .map((term) => term.trim())
+    .filter((term) => term.length >= 2 && term.length <= 100);
+}

@@ -1,0 +1,24 @@
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Roles } from '../auth/decorators.js';
+import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
+import { retrieveSchema, type RetrieveBody, type RetrievedChunk } from './retrieval.schemas.js';
+import { RetrievalService } from './retrieval.service.js';
+
+@ApiTags('retrieval')
+@ApiBearerAuth()
+@Controller('v1/retrieve')
+export class RetrievalController {
+  constructor(@Inject(RetrievalService) private readonly retrieval: RetrievalService) {}
+
+  @Post()
+  @HttpCode(200)
+  @Roles('user', 'admin')
+  @ApiOperation({ summary: "Passages of the tenant's own documents for a query" })
+  @ApiBody({ schema: bodySchema(retrieveSchema) })
+  retrieve(
+    @Body(new ZodPipe(retrieveSchema)) body: RetrieveBody,
+  ): Promise<{ results: RetrievedChunk[] }> {
+    return this.retrieval.retrieve(body);
+  }
+}

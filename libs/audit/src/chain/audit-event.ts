@@ -1,0 +1,73 @@
+/** How a request ended, as the audit trail records it. */
+export type AuditOutcome = 'ok' | 'denied' | 'error';
+
+/**
+ * One audit event as API.md defines it. `hash` covers every other field, `prev_hash` included,
+ * so the chain of one tenant (or MSP, or the platform stream) can be checked link by link.
+ */
+export interface AuditEvent {
+  readonly id: string;
+  readonly seq: number;
+  readonly ts: string;
+  readonly tenant_id: string | null;
+  readonly msp_id: string | null;
+  readonly actor: string;
+  readonly roles: readonly string[];
+  readonly action: string;
+  readonly resource: string | null;
+  readonly outcome: AuditOutcome;
+  readonly status: number;
+  readonly request_id: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly prev_hash: string;
+  readonly hash: string;
+}
+
+/** What a caller of the trail supplies; the trail adds seq, ts, prev_hash and hash. */
+export interface AuditDraft {
+  readonly id: string;
+  readonly actor: string;
+  readonly roles: readonly string[];
+  readonly action: string;
+  readonly resource: string | null;
+  readonly outcome: AuditOutcome;
+  readonly status: number;
+  readonly request_id: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  /** For an MSP's chain: the tenant the operator acted on, when there is one. */
+  readonly tenant_id?: string | null;
+}
+
+/**
+ * Which chain an event extends: a tenant's own; an MSP's, for operator calls; or the platform
+ * stream, for calls with no trusted tenant or MSP (a token that failed verification).
+ */
+export type AuditStream =
+  | { readonly kind: 'tenant'; readonly tenantId: string }
+  | { readonly kind: 'msp'; readonly mspId: string }
+  | { readonly kind: 'platform' };
+
+/**
+ * The scope of the platform stream in `audit_control_events`. It starts with a dot, which no
+ * tenant or MSP id can (their pattern forbids it), so no token can ever reach it.
+ */
+export const PLATFORM_SCOPE = '.platform';
+
+/** The column order of an event row, shared by the writer and the readers. */
+export const EVENT_FIELDS = [
+  'id',
+  'seq',
+  'ts',
+  'tenant_id',
+  'msp_id',
+  'actor',
+  'roles',
+  'action',
+  'resource',
+  'outcome',
+  'status',
+  'request_id',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;

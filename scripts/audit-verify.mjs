@@ -1,0 +1,148 @@
+// Verifies an audit export offline, without the gateway or its database:
+//   npm run audit:verify -- export.jsonl --public-key key.pem
+// Checks every event's hash (SHA-256 of prev_hash + RFC 8785 canonical JSON of the event
+// without hash), the chain (seq without gaps, each prev_hash the previous hash), the manifest's
+// sha256 over the bytes before its line, its counts and head, and its Ed25519 signature. Exits 0
+// when all hold; otherwise names the first bad seq and exits 1. Reads the file as a stream, in
+// constant memory. Deliberately standalone (node:crypto and `canonicalize` only) so an auditor
+// can read all of it; it re-implements the rules of libs/audit rather than importing them.
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import canonicalize from 'canonicalize';
+
+const GENESIS = '0'.repeat(64);
+
+function usage(message) {
+  process.stderr.write(`audit:verify: ${message}\n`);
+  process.stderr.write('usage: npm run audit:verify -- <export.jsonl> --public-key <key.pem>\n');
+  process.exit(2);
+}
+
+/** Yields each line of a file as raw bytes, without its trailing \n (and says if it had one). */
+async function* lines(path) {
+  let rest = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path)) {
+    let buffer = Buffer.concat([rest, chunk]);
+    let at;
+    while ((at = buffer.indexOf(0x0a)) !== -1) {
+      yield { bytes: buffer.subarray(0, at), newline: true };
+      buffer = buffer.subarray(at + 1);
+    }
+    rest = buffer;
+  }
+  if (rest.length > 0) yield { bytes: rest, newline: false };
+}
+
+function keyIdOf(publicKey) {
+  const der = publicKey.export({ format: 'der', type: 'spki' });
+  return createHash('sha256').update(der).digest('hex').slice(0, 16);
+}
+
+/** Checks one event line; returns the problem, or undefined when the event holds. */
+function checkEvent(text, state) {
+  let event;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return 'is not JSON';
+  }
+  if (canonicalize(event) !== text) return 'is not in canonical form (its bytes were changed)';
+  const { hash, ...unsigned } = event;
+  if (state.expectedSeq === undefined) {
+    state.expectedSeq = event.seq;
+    state.prevHash = event.seq === 1 ? GENESIS : event.prev_hash;
+  }
+  state.seq = event.seq;
+  if (event.seq !== state.expectedSeq) return `has seq ${event.seq}, expected ${state.expectedSeq}`;
+  if (event.prev_hash !== state.prevHash) return 'does not link to the previous event';
+  const computed = createHash('sha256')
+    .update(event.prev_hash + canonicalize(unsigned))
+    .digest('hex');
+  if (computed !== hash) return 'has a hash that does not match its content';
+  state.expectedSeq += 1;
+  state.prevHash = hash;
+  state.count += 1;
+  return undefined;
+}
+
+function checkManifest(manifest, state, digest, publicKey) {
+  const problems = [];
+  const { signature, ...unsigned } = manifest;
+  if (manifest.sha256 !== digest) problems.push('manifest sha256 does not match the export bytes');
+  if (manifest.count !== state.count)
+    problems.push(`manifest count ${manifest.count}, export has ${state.count}`);
+  const lastSeq = state.count > 0 ? state.expectedSeq - 1 : null;
+  if (manifest.last_seq !== lastSeq)
+    problems.push(`manifest last_seq ${manifest.last_seq}, export ends at ${lastSeq}`);
+  if (manifest.head_hash !== (state.count > 0 ? state.prevHash : null))
+    problems.push('manifest head_hash is not the last event hash');
+  if (manifest.key_id !== keyIdOf(publicKey))
+    problems.push(`manifest key_id ${manifest.key_id} is not this public key's`);
+  let valid = false;
+  try {
+    valid = verify(
+      null,
+      Buffer.from(canonicalize(unsigned), 'utf8'),
+      publicKey,
+      Buffer.from(String(signature), 'base64'),
+    );
+  } catch {
+    valid = false;
+  }
+  if (!valid) problems.push('manifest signature does not verify');
+  return problems;
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'public-key': { type: 'string' } },
+});
+const file = positionals[0];
+if (file === undefined) usage('give the export file');
+if (values['public-key'] === undefined) usage('give --public-key');
+const publicKey = createPublicKey(readFileSync(values['public-key'], 'utf8'));
+
+const state = { count: 0, expectedSeq: undefined, prevHash: GENESIS, seq: undefined };
+const digest = createHash('sha256');
+let pending;
+let firstBad;
+let lineNumber = 0;
+for await (const line of lines(file)) {
+  if (pending !== undefined) {
+    lineNumber += 1;
+    digest.update(pending.bytes).update('\n');
+    if (firstBad === undefined) {
+      const problem = checkEvent(pending.bytes.toString('utf8'), state);
+      if (problem !== undefined)
+        firstBad = { seq: state.expectedSeq ?? state.seq, line: lineNumber, problem };
+    }
+  }
+  pending = line;
+}
+if (pending === undefined) usage('the export is empty');
+let manifest;
+try {
+  manifest = JSON.parse(pending.bytes.toString('utf8'));
+} catch {
+  manifest = undefined;
+}
+const problems =
+  manifest === undefined || typeof manifest !== 'object'
+    ? ['the last line is not a manifest']
+    : checkManifest(manifest, state, digest.digest('hex'), publicKey);
+if (firstBad !== undefined) {
+  process.stdout.write(`FAILED: line ${firstBad.line} ${firstBad.problem}\n`);
+  for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
+  process.stdout.write(`first bad seq: ${firstBad.seq}\n`);
+  process.exit(1);
+}
+if (problems.length > 0) {
+  for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
+  process.stdout.write(`first bad seq: ${manifest?.first_seq ?? 'unknown'}\n`);
+  process.exit(1);
+}
+process.stdout.write(
+  `OK: ${state.count} events of ${manifest.tenant_id}, seq ${manifest.first_seq}..${manifest.last_seq}, ` +
+    `head ${manifest.head_hash}, signed by key ${manifest.key_id}\n`,
+);
