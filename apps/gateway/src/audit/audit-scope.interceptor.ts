@@ -1,16 +1,25 @@
 import {
   Inject,
   Injectable,
+  SetMetadata,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
 import { AuditScope, AuditTrail } from '@isogate/audit';
 import { StoreUnavailableError } from '@isogate/isolation';
+import { Reflector } from '@nestjs/core';
 import { from, Observable, switchMap } from 'rxjs';
 import { streamOf, type AuditedRequest } from './request-audit.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const CHANGES_NOTHING = 'isogate:changes-nothing';
+
+/**
+ * Marks a POST route that changes no stored state (retrieve), so it skips the audit preflight:
+ * its answer is already withheld when its event cannot be written.
+ */
+export const ChangesNothing = () => SetMetadata(CHANGES_NOTHING, true);
 
 /**
  * Opens the request's audit scope around the handler (so features can annotate the event and
@@ -22,7 +31,10 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 @Injectable()
 export class AuditScopeInterceptor implements NestInterceptor {
-  constructor(@Inject(AuditTrail) private readonly trail: AuditTrail) {}
+  constructor(
+    @Inject(AuditTrail) private readonly trail: AuditTrail,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<AuditedRequest>();
@@ -32,7 +44,10 @@ export class AuditScopeInterceptor implements NestInterceptor {
     // called inside `run`, like the tenant context interceptor does.
     return new Observable((subscriber) =>
       AuditScope.run(scope, () => {
-        const handled = READS.has(request.method)
+        const changesNothing =
+          READS.has(request.method) ||
+          this.reflector.get<boolean>(CHANGES_NOTHING, context.getHandler()) === true;
+        const handled = changesNothing
           ? next.handle()
           : from(this.preflight(request)).pipe(switchMap(() => next.handle()));
         const subscription = handled.subscribe(subscriber);

@@ -10,6 +10,6 @@ import { TenantSettings } from './tenant-settings.js';
   imports: [AuthModule],
   controllers: [DocumentsController],
   providers: [DocumentsService, DocumentIndex, DocumentPreparer, TenantSettings],
-  exports: [DocumentIndex, TenantSettings],
+  exports: [TenantSettings],
 })
 export class DocumentsModule {}

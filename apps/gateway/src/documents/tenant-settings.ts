@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import {
   compilePiiPattern,
   TenantContext,
@@ -36,7 +37,10 @@ interface SettingsRow {
  */
 @Injectable()
 export class TenantSettings {
-  readonly #cache = new Map<string, { value: Promise<DocumentSettings>; expires: number }>();
+  readonly #cache = new LRUCache<string, Promise<DocumentSettings>>({
+    max: 10_000,
+    ttl: SETTINGS_TTL_MS,
+  });
 
   constructor(
     @Inject(TenantDb) private readonly db: TenantDb,
@@ -46,12 +50,10 @@ export class TenantSettings {
   /** The settings of the tenant in the current context. */
   current(): Promise<DocumentSettings> {
     const tenantId = TenantContext.requireTenantId();
-    const now = Date.now();
     const cached = this.#cache.get(tenantId);
-    if (cached !== undefined && cached.expires > now) return cached.value;
+    if (cached !== undefined) return cached;
     const value = this.load();
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(tenantId, { value, expires: now + SETTINGS_TTL_MS });
+    this.#cache.set(tenantId, value);
     value.catch(() => this.#cache.delete(tenantId));
     return value;
   }

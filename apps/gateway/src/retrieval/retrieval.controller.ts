@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ChangesNothing } from '../audit/audit-scope.interceptor.js';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import { retrieveSchema, type RetrieveBody, type RetrievedChunk } from './retrieval.schemas.js';
@@ -14,6 +15,7 @@ export class RetrievalController {
   @Post()
   @HttpCode(200)
   @Roles('user', 'admin')
+  @ChangesNothing()
   @ApiOperation({ summary: "Passages of the tenant's own documents for a query" })
   @ApiBody({ schema: bodySchema(retrieveSchema) })
   retrieve(

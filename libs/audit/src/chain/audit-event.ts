@@ -24,19 +24,13 @@ export interface AuditEvent {
 }
 
 /** What a caller of the trail supplies; the trail adds seq, ts, prev_hash and hash. */
-export interface AuditDraft {
-  readonly id: string;
-  readonly actor: string;
-  readonly roles: readonly string[];
-  readonly action: string;
-  readonly resource: string | null;
-  readonly outcome: AuditOutcome;
-  readonly status: number;
-  readonly request_id: string;
-  readonly details: Readonly<Record<string, unknown>>;
+export type AuditDraft = Pick<
+  AuditEvent,
+  'id' | 'actor' | 'roles' | 'action' | 'resource' | 'outcome' | 'status' | 'request_id' | 'details'
+> & {
   /** For an MSP's chain: the tenant the operator acted on, when there is one. */
   readonly tenant_id?: string | null;
-}
+};
 
 /**
  * Which chain an event extends: a tenant's own; an MSP's, for operator calls; or the platform

@@ -78,11 +78,6 @@ export class TenantKeys {
       .digest();
   }
 
-  /** Forgets every cached key (tests, and a tenant's deletion in this process). */
-  clear(): void {
-    this.#keys.clear();
-  }
-
   private key(tenantId: string): Promise<Buffer> {
     const cached = this.#keys.get(tenantId);
     if (cached !== undefined) return cached;
