@@ -573,6 +573,8 @@ qdrant_ready() { [[ $(qdrant_status "$(secret qdrant-api-key)") == 200 ]]; }
 # A Qdrant started by this script from another checkout of the project (another clone, or a CI
 # run's fresh clone) runs in that checkout's .stack/qdrant with that checkout's key. Rather than
 # stop it, adopt its key: the tests create their own tenants, so the two checkouts can share it.
+# The master key is adopted with it: the stores (and the tenants in them, `demo` included) are
+# shared, and a tenant's data key and store passwords only open under the key that made them.
 adopt_other_checkout_qdrant() {
   local pid dir key
   pid=$(ss -ltnpH "sport = :$QDRANT_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
@@ -583,6 +585,28 @@ adopt_other_checkout_qdrant() {
   [[ $(qdrant_status "$key") == 200 ]] || return 1
   (umask 077 && printf '%s\n' "$key" >"$SECRETS/qdrant-api-key")
   report qdrant "$QDRANT_PORT" "reused (pid $pid, started by the checkout at ${dir%/.stack/qdrant}; its API key adopted)"
+}
+
+# The checkout whose .stack runs the Qdrant on our port, when it is not this one.
+other_checkout_of_qdrant() {
+  local pid dir
+  pid=$(ss -ltnpH "sport = :$QDRANT_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
+  [[ -n $pid ]] || return 1
+  dir=$(readlink "/proc/$pid/cwd" 2>/dev/null) || return 1
+  [[ $dir == */.stack/qdrant && ${dir%/qdrant} != "$STACK" ]] || return 1
+  printf '%s\n' "${dir%/.stack/qdrant}"
+}
+
+# Checkouts that share the stores share the master key: a tenant's data key and store
+# passwords open only under the key that made them, so a second clone on the same machine must
+# not bring its own (its `demo` tenant, and any other, would be unreadable to one of them).
+adopt_shared_master_key() {
+  local other
+  other=$(other_checkout_of_qdrant) || return 0
+  [[ -s $other/.stack/secrets/master.key ]] || return 0
+  cmp -s "$other/.stack/secrets/master.key" "$SECRETS/master.key" && return 0
+  (umask 077 && cp "$other/.stack/secrets/master.key" "$SECRETS/master.key")
+  echo "secrets   master key adopted from the checkout at $other (it runs the shared stores)"
 }
 
 qdrant_up() {
@@ -704,6 +728,7 @@ cmd_up() {
   redis_up
   falkor_up
   qdrant_up
+  adopt_shared_master_key
   write_env
   run_migrations
   local took
