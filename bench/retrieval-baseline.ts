@@ -1,7 +1,9 @@
 // The baseline the gateway is measured against: a plain Qdrant collection with server-side
 // BM25 (`qdrant/bm25`, IDF modifier, default parameters) holding the same chunks the gateway
-// makes, queried directly with the admin key. undici `request`, never global `fetch`: fetch
-// adds ~40 ms to answers of a few KB from Qdrant (Nagle / delayed ACK, ENVIRONMENT.md).
+// makes, queried directly with the admin key. Same chunks, plain analysis: it gets neither the
+// gateway's lexical variants (lexicalText) nor its avg_len, which are part of what is measured.
+// undici `request`, never global `fetch`: fetch adds ~40 ms to answers of a few KB from Qdrant
+// (Nagle / delayed ACK, ENVIRONMENT.md).
 import { chunkDocument, indexText } from '@isogate/embeddings';
 import { request } from 'undici';
 import type { CorpusRecord } from './retrieval-metrics.js';

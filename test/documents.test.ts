@@ -111,6 +111,25 @@ describe('documents and retrieval', () => {
     }
   });
 
+  it('matches hyphenated compounds and Greek letter symbols however they are spelt', async () => {
+    const t = await newTenant();
+    const texts = {
+      onco: 'Mutant K-Ras and TNF-α signalling raise the birth-weight adjusted risk.',
+      other: PASSAGES.lungs,
+    };
+    for (const [id, text] of Object.entries(texts)) {
+      expect((await call(t.admin, 'POST', '/v1/documents', { id, text })).status).toBe(201);
+    }
+    for (const query of ['KRAS', 'TNFalpha', 'tnf-alpha', 'TNFα', 'birthweight']) {
+      const { results } = await retrieve(t.user, { query, top_k: 5 });
+      expect({ query, ids: results.map((r) => r.document_id) }).toEqual({ query, ids: ['onco'] });
+      // The variants exist for the index only: the passage comes back as it was written.
+      expect(results[0]?.text).toBe(texts.onco);
+    }
+    // Control: words of neither document find nothing.
+    expect((await retrieve(t.user, { query: 'NRAS interferon' })).results).toEqual([]);
+  });
+
   it('applies the PII rules before anything is stored; pseudonyms are per tenant', async () => {
     const a = await newTenant({ pii: 'pseudonymize', pii_patterns: ['MRN-\\d{6}'] });
     const b = await newTenant({ pii: 'pseudonymize' });
@@ -161,7 +180,7 @@ describe('documents and retrieval', () => {
 
   it('replaces a document without leaving old chunks, and deletes it from every store', async () => {
     const t = await newTenant();
-    const long = Array.from({ length: 60 }, (_, i) => `Sentence ${i} about cardiology.`).join(' ');
+    const long = Array.from({ length: 200 }, (_, i) => `Sentence ${i} about cardiology.`).join(' ');
     expect((await call(t.admin, 'POST', '/v1/documents', { id: 'r', text: long })).status).toBe(
       201,
     );

@@ -23,8 +23,15 @@ export interface Chunk {
   readonly tokens: number;
 }
 
-/** The defaults: small enough for precise retrieval, large enough to keep a thought whole. */
-export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxTokens: 200, overlapTokens: 40 };
+/**
+ * The defaults: an abstract or a few paragraphs per chunk. Retrieval ranks documents by their
+ * best chunk, and a chunk that holds a whole thought carries all of its terms. On the BEIR
+ * collections of bench/retrieval-quality (gateway BM25, avg_len 70, no lexical variants,
+ * nDCG@10), 512 tokens beat 200 on SciFact (0.690 against 0.685), CISI (0.327 / 0.320) and
+ * Cranfield (0.384 / 0.372) and tied on CACM (0.445 / 0.449); 300 tokens fell in between and
+ * whole documents matched 512. Five passages still fit a small context window.
+ */
+export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxTokens: 512, overlapTokens: 40 };
 
 function resolveOptions(options: Partial<ChunkOptions>): ChunkOptions {
   const maxTokens = options.maxTokens ?? DEFAULT_CHUNK_OPTIONS.maxTokens;

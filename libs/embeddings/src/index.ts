@@ -9,4 +9,5 @@ export { DenseEmbedder } from './dense-embedder.js';
 export type { DenseEmbedderOptions } from './dense-embedder.js';
 export { entityKey, extractEntities, MAX_ENTITIES } from './entities.js';
 export type { Entity, EntityKind } from './entities.js';
+export { LEXICAL_VERSION, lexicalText } from './lexical.js';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.js';

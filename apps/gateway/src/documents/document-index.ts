@@ -8,7 +8,7 @@ export type MetadataValue = string | number | boolean;
 /** One chunk as the stores receive it: sealed text, and what the indexes need in the clear. */
 export interface IndexedChunk {
   readonly index: number;
-  /** Title, heading and chunk text: what Qdrant's BM25 (and the dense model) see. */
+  /** Title, heading and chunk text through `lexicalText`: what Qdrant's BM25 sees. */
   readonly indexText: string;
   /** The chunk text, sealed with the tenant's data key (base64). */
   readonly sealedText: string;
@@ -92,52 +92,66 @@ export class DocumentIndex {
     await this.graph.ensureIndexes(GRAPH_INDEXES);
     for (let start = 0; start < doc.chunks.length; start += BATCH) {
       const batch = doc.chunks.slice(start, start + BATCH);
-      await this.vectors.upsert(batch.map((chunk) => pointOf(doc, chunk)));
-      await this.graph.query(WRITE_CHUNKS, {
-        document: doc.id,
-        version: doc.version,
-        chunks: batch.map((chunk) => ({
-          id: chunkId(doc.version, chunk.index),
-          index: chunk.index,
-          entities: chunk.entities.map((e) => ({ key: e.key, kind: e.kind })),
-        })),
-      });
+      await bothStores(
+        this.vectors.upsert(batch.map((chunk) => pointOf(doc, chunk))),
+        this.graph.query(WRITE_CHUNKS, {
+          document: doc.id,
+          version: doc.version,
+          chunks: batch.map((chunk) => ({
+            id: chunkId(doc.version, chunk.index),
+            index: chunk.index,
+            entities: chunk.entities.map((e) => ({ key: e.key, kind: e.kind })),
+          })),
+        }),
+      );
     }
   }
 
   /** Removes every version of a document but `version`. */
   async removeOtherVersions(documentId: string, version: string): Promise<void> {
-    await this.vectors.deleteByFilter({
-      must: [{ key: 'document_id', match: { value: documentId } }],
-      must_not: [{ key: 'version', match: { value: version } }],
-    });
-    await this.graph.query(REMOVE_OTHER_VERSIONS, { document: documentId, version });
+    await bothStores(
+      this.vectors.deleteByFilter({
+        must: [{ key: 'document_id', match: { value: documentId } }],
+        must_not: [{ key: 'version', match: { value: version } }],
+      }),
+      this.graph.query(REMOVE_OTHER_VERSIONS, { document: documentId, version }),
+    );
   }
 
   /** Removes one version of a document (the clean-up of a write that failed). */
   async removeVersion(documentId: string, version: string): Promise<void> {
-    await this.vectors.deleteByFilter({
-      must: [
-        { key: 'document_id', match: { value: documentId } },
-        { key: 'version', match: { value: version } },
-      ],
-    });
-    await this.graph.query(
-      'MATCH (c:Chunk {document_id: $document, version: $version}) DETACH DELETE c',
-      {
-        document: documentId,
-        version,
-      },
+    await bothStores(
+      this.vectors.deleteByFilter({
+        must: [
+          { key: 'document_id', match: { value: documentId } },
+          { key: 'version', match: { value: version } },
+        ],
+      }),
+      this.graph.query(
+        'MATCH (c:Chunk {document_id: $document, version: $version}) DETACH DELETE c',
+        { document: documentId, version },
+      ),
     );
   }
 
   /** Removes a document from both stores; absent is fine. */
   async remove(documentId: string): Promise<void> {
-    await this.vectors.deleteByFilter({
-      must: [{ key: 'document_id', match: { value: documentId } }],
-    });
-    await this.graph.query(REMOVE_DOCUMENT, { document: documentId });
+    await bothStores(
+      this.vectors.deleteByFilter({ must: [{ key: 'document_id', match: { value: documentId } }] }),
+      this.graph.query(REMOVE_DOCUMENT, { document: documentId }),
+    );
   }
+}
+
+/**
+ * Waits for a write to Qdrant and one to the graph made side by side (they do not depend on
+ * each other: one round trip instead of two), and fails with the first failure only once both
+ * have settled, so a clean-up that follows a failure never races a write still in flight.
+ */
+async function bothStores(vectors: Promise<unknown>, graph: Promise<unknown>): Promise<void> {
+  const [first, second] = await Promise.allSettled([vectors, graph]);
+  if (first.status === 'rejected') throw first.reason as Error;
+  if (second.status === 'rejected') throw second.reason as Error;
 }
 
 function pointOf(doc: IndexedDocument, chunk: IndexedChunk): VectorPoint {

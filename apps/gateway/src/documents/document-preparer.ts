@@ -9,6 +9,8 @@ import {
   DenseEmbedder,
   extractEntities,
   indexText,
+  LEXICAL_VERSION,
+  lexicalText,
 } from '@isogate/embeddings';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import type { IndexedChunk, IndexedDocument, MetadataValue } from './document-index.js';
@@ -51,7 +53,8 @@ export class DocumentPreparer {
       const vector = dense?.[position];
       indexedChunks.push({
         index: chunk.index,
-        indexText: texts[position] ?? chunk.text,
+        // The dense model reads the natural text; only BM25 gets the lexical variants.
+        indexText: lexicalText(texts[position] ?? chunk.text),
         sealedText: await this.keys.sealText(chunk.text),
         ...(vector !== undefined ? { dense: vector } : {}),
         entities: extractEntities(chunk.text, terms).map((entity) => ({
@@ -80,6 +83,7 @@ export class DocumentPreparer {
       id,
       content,
       chunking: DEFAULT_CHUNK_OPTIONS,
+      lexical: LEXICAL_VERSION,
       dense: this.embedder === null ? null : this.embedder.dimensions,
     });
     return createHash('sha256')

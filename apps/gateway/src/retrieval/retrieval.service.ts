@@ -8,7 +8,7 @@ import {
   type VectorFilter,
   type VectorHit,
 } from '@isogate/isolation';
-import type { DenseEmbedder } from '@isogate/embeddings';
+import { lexicalText, type DenseEmbedder } from '@isogate/embeddings';
 import { TenantSettings } from '../documents/tenant-settings.js';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import { GraphExpansion } from './graph-expansion.js';
@@ -53,7 +53,8 @@ export class RetrievalService {
     const filter = metadataFilter(body.filter);
     const dense = this.embedder === null ? undefined : (await this.embedder.embed([query]))[0];
     const hits = await this.vectors.query({
-      text: query,
+      // The same lexical variants the chunks were indexed with (document-preparer.ts).
+      text: lexicalText(query),
       ...(dense !== undefined ? { dense } : {}),
       limit: body.top_k + EXTRA_CANDIDATES,
       ...(filter !== undefined ? { filter } : {}),
