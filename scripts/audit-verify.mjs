@@ -1,8 +1,13 @@
 // Verifies an audit export offline, without the gateway or its database:
-//   npm run audit:verify -- export.jsonl --public-key key.pem
+//   npm run audit:verify -- export.jsonl --public-key key.pem [--checkpoint checkpoint.json]
+//   npm run audit:verify -- <segment>.jsonl --checkpoint <segment>.checkpoint.json --public-key key.pem
 // Checks every event's hash (SHA-256 of prev_hash + RFC 8785 canonical JSON of the event
 // without hash), the chain (seq without gaps, each prev_hash the previous hash), the manifest's
-// sha256 over the bytes before its line, its counts and head, and its Ed25519 signature. Exits 0
+// sha256 over the bytes before its line, its counts and head, and its Ed25519 signature. With a
+// signed checkpoint (from the archive, next to each segment) the chain is also anchored to it:
+// an export that starts right after it (a pruned chain) must link to its head hash, one that
+// passes it must have its hash at its seq, and one that ends before it lost its tail. An
+// archived segment (events only, no manifest) must end exactly at its checkpoint. Exits 0
 // when all hold; otherwise names the first bad seq and exits 1. Reads the file as a stream, in
 // constant memory. Deliberately standalone (node:crypto and `canonicalize` only) so an auditor
 // can read all of it; it re-implements the rules of libs/audit rather than importing them.
@@ -50,8 +55,17 @@ function checkEvent(text, state) {
   if (canonicalize(event) !== text) return 'is not in canonical form (its bytes were changed)';
   const { hash, ...unsigned } = event;
   if (state.expectedSeq === undefined) {
+    const anchor = state.anchor;
     state.expectedSeq = event.seq;
-    state.prevHash = event.seq === 1 ? GENESIS : event.prev_hash;
+    state.firstSeq = event.seq;
+    state.prevHash =
+      anchor !== undefined && anchor.seq + 1 === event.seq
+        ? anchor.head_hash
+        : anchor?.first_seq === event.seq && typeof anchor.prev_hash === 'string'
+          ? anchor.prev_hash
+          : event.seq === 1
+            ? GENESIS
+            : event.prev_hash;
   }
   state.seq = event.seq;
   if (event.seq !== state.expectedSeq) return `has seq ${event.seq}, expected ${state.expectedSeq}`;
@@ -60,6 +74,8 @@ function checkEvent(text, state) {
     .update(event.prev_hash + canonicalize(unsigned))
     .digest('hex');
   if (computed !== hash) return 'has a hash that does not match its content';
+  if (state.anchor?.seq === event.seq && hash !== state.anchor.head_hash)
+    return 'is not the event the checkpoint signed';
   state.expectedSeq += 1;
   state.prevHash = hash;
   state.count += 1;
@@ -94,16 +110,66 @@ function checkManifest(manifest, state, digest, publicKey) {
   return problems;
 }
 
+/** Reads and checks a signed checkpoint; answers it, or exits when it does not verify. */
+function readCheckpoint(path, publicKey) {
+  const checkpoint = JSON.parse(readFileSync(path, 'utf8'));
+  const statement = {
+    tenant_id: checkpoint.tenant_id,
+    seq: checkpoint.seq,
+    head_hash: checkpoint.head_hash,
+    ts: checkpoint.ts,
+    kind: checkpoint.kind,
+    key_id: checkpoint.key_id,
+  };
+  let valid = false;
+  try {
+    valid =
+      checkpoint.key_id === keyIdOf(publicKey) &&
+      verify(
+        null,
+        Buffer.from(canonicalize(statement), 'utf8'),
+        publicKey,
+        Buffer.from(String(checkpoint.signature), 'base64'),
+      );
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    process.stdout.write('FAILED: the checkpoint signature does not verify with this key\n');
+    process.exit(1);
+  }
+  return checkpoint;
+}
+
+/** The chain's problem against its checkpoint once every event was read, with its seq. */
+function anchorProblem(anchor, state) {
+  if (anchor === undefined) return undefined;
+  const lastSeq = state.count > 0 ? state.expectedSeq - 1 : 0;
+  if (state.firstSeq !== undefined && state.firstSeq > anchor.seq + 1)
+    return {
+      seq: anchor.seq + 1,
+      problem: `the export starts at seq ${state.firstSeq}, after the checkpoint at seq ${anchor.seq}`,
+    };
+  if (lastSeq < anchor.seq)
+    return {
+      seq: lastSeq + 1,
+      problem: `the chain ends at seq ${lastSeq}, before the checkpoint at seq ${anchor.seq}: its tail is missing`,
+    };
+  return undefined;
+}
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { 'public-key': { type: 'string' } },
+  options: { 'public-key': { type: 'string' }, checkpoint: { type: 'string' } },
 });
 const file = positionals[0];
 if (file === undefined) usage('give the export file');
 if (values['public-key'] === undefined) usage('give --public-key');
 const publicKey = createPublicKey(readFileSync(values['public-key'], 'utf8'));
+const anchor =
+  values.checkpoint === undefined ? undefined : readCheckpoint(values.checkpoint, publicKey);
 
-const state = { count: 0, expectedSeq: undefined, prevHash: GENESIS, seq: undefined };
+const state = { count: 0, expectedSeq: undefined, prevHash: GENESIS, seq: undefined, anchor };
 const digest = createHash('sha256');
 let pending;
 let firstBad;
@@ -127,10 +193,29 @@ try {
 } catch {
   manifest = undefined;
 }
-const problems =
-  manifest === undefined || typeof manifest !== 'object'
+// An archived segment has no manifest: its last line is an event, and its checkpoint ends it.
+const segment =
+  anchor !== undefined && manifest?.hash !== undefined && manifest?.signature === undefined;
+if (segment && firstBad === undefined) {
+  lineNumber += 1;
+  const problem = checkEvent(pending.bytes.toString('utf8'), state);
+  if (problem !== undefined)
+    firstBad = { seq: state.expectedSeq ?? state.seq, line: lineNumber, problem };
+}
+const problems = segment
+  ? state.expectedSeq - 1 === anchor.seq
+    ? []
+    : [`the segment ends at seq ${state.expectedSeq - 1}, its checkpoint at seq ${anchor.seq}`]
+  : manifest === undefined || typeof manifest !== 'object'
     ? ['the last line is not a manifest']
     : checkManifest(manifest, state, digest.digest('hex'), publicKey);
+const anchored = firstBad === undefined ? anchorProblem(anchor, state) : undefined;
+if (anchored !== undefined) {
+  process.stdout.write(`FAILED: ${anchored.problem}\n`);
+  for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
+  process.stdout.write(`first bad seq: ${anchored.seq}\n`);
+  process.exit(1);
+}
 if (firstBad !== undefined) {
   process.stdout.write(`FAILED: line ${firstBad.line} ${firstBad.problem}\n`);
   for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
@@ -143,6 +228,9 @@ if (problems.length > 0) {
   process.exit(1);
 }
 process.stdout.write(
-  `OK: ${state.count} events of ${manifest.tenant_id}, seq ${manifest.first_seq}..${manifest.last_seq}, ` +
-    `head ${manifest.head_hash}, signed by key ${manifest.key_id}\n`,
+  segment
+    ? `OK: segment of ${anchor.tenant_id}, seq ${state.firstSeq}..${anchor.seq}, ends at its signed checkpoint\n`
+    : `OK: ${state.count} events of ${manifest.tenant_id}, seq ${manifest.first_seq}..${manifest.last_seq}, ` +
+        `head ${manifest.head_hash}, signed by key ${manifest.key_id}` +
+        `${anchor !== undefined ? `, anchored to the checkpoint at seq ${anchor.seq}` : ''}\n`,
 );

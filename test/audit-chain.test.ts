@@ -1,10 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditCheckpointer, ExportSigner, eventHash, type AuditEvent } from '@isogate/audit';
 import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { TestIdentityProvider } from './support/identity.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'isogate-chain-'));
 
 describe('audit: chains under concurrency, immutability and tampering', () => {
   let idp: TestIdentityProvider;
@@ -14,11 +21,14 @@ describe('audit: chains under concurrency, immutability and tampering', () => {
   const superuser = testPool('superuser');
   const msp = freshId('msp');
 
+  const tenantEvents = async (tenant: string, events: number) => {
+    const user = await idp.token({ tenant_id: tenant, roles: ['user'] });
+    for (let i = 0; i < events; i += 1) await api(gateway.url, user, 'GET', '/v1/models');
+  };
   const tenantWithEvents = async (events: number) => {
     const tenant = freshId('chain');
     await seedTenantRow(owner, tenant, msp);
-    const user = await idp.token({ tenant_id: tenant, roles: ['user'] });
-    for (let i = 0; i < events; i += 1) await api(gateway.url, user, 'GET', '/v1/models');
+    await tenantEvents(tenant, events);
     return tenant;
   };
   const verify = async (tenant: string) => {
@@ -28,15 +38,18 @@ describe('audit: chains under concurrency, immutability and tampering', () => {
     return response.body as { valid: boolean; events: number; first_broken_seq: number | null };
   };
   /** Runs SQL as the database superuser with every trigger off, as an attacker would. */
-  const tamper = (sql: string, values: unknown[]) =>
+  const tamper = (sql: string | string[], values: unknown[]) =>
     scoped(superuser, {}, async (client) => {
       await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(sql, values);
+      for (const statement of typeof sql === 'string' ? [sql] : sql)
+        await client.query(statement, values);
     });
 
   beforeAll(async () => {
     idp = await TestIdentityProvider.start();
-    gateway = await startGateway(testConfig(idp.env));
+    gateway = await startGateway(
+      testConfig({ ...idp.env, AUDIT_ARCHIVE_URL: `file://${join(dir, 'archive')}` }),
+    );
   });
   afterAll(async () => {
     await gateway.close();
@@ -81,6 +94,40 @@ describe('audit: chains under concurrency, immutability and tampering', () => {
       expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
       expect(await verify(tenant)).toMatchObject({ valid: true, first_broken_seq: null });
     }
+  });
+
+  it('stores what a refused token claimed, NUL and broken UTF-16 included, failing no other chain', async () => {
+    const tenant = freshId('nul');
+    await seedTenantRow(owner, tenant, msp);
+    const user = await idp.token({ tenant_id: tenant, roles: ['user'] });
+    const stranger = await TestIdentityProvider.start();
+    const forged = await stranger.token({ tenant_id: tenant, sub: 'a\u0000b\ud800c' });
+    await stranger.close();
+    const tag = freshId('nul');
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 4 === 0
+          ? api(gateway.url, forged, 'GET', '/v1/models', undefined, {
+              'x-request-id': `${tag}-${i}`,
+            })
+          : api(gateway.url, user, 'GET', '/v1/models'),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual(
+      Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? 401 : 200)),
+    );
+    const refused = (await chainEvents(owner, 'platform')).filter((e) =>
+      e.request_id.startsWith(`${tag}-`),
+    );
+    expect(refused).toHaveLength(10);
+    for (const row of refused) {
+      expect(row.details).toMatchObject({ unverified_claims: { sub: 'a\uFFFDb\uFFFDc' } });
+      const { hash, ...unsealed } = row as unknown as AuditEvent & { scope: string };
+      const event = { ...unsealed, seq: Number(row.seq), ts: new Date(unsealed.ts).toISOString() };
+      delete (event as { scope?: string }).scope;
+      expect(eventHash(event)).toBe(hash);
+    }
+    expect(await verify(tenant)).toMatchObject({ valid: true, events: 30 });
   });
 
   it.each([
@@ -137,6 +184,15 @@ describe('audit: chains under concurrency, immutability and tampering', () => {
     ['a deleted middle row', 'DELETE FROM audit_events WHERE tenant_id = $1 AND seq = 3', [], 3],
     ['deleted newest rows', 'DELETE FROM audit_events WHERE tenant_id = $1 AND seq >= 5', [], 5],
     [
+      'swapped seq numbers',
+      [
+        'UPDATE audit_events SET seq = seq + 1000000 WHERE tenant_id = $1 AND seq IN (2, 3)',
+        'UPDATE audit_events SET seq = 1000005 - seq WHERE tenant_id = $1 AND seq > 1000000',
+      ],
+      [],
+      2,
+    ],
+    [
       'reordered rows',
       `UPDATE audit_events e SET ts = o.ts, request_id = o.request_id FROM audit_events o
         WHERE e.tenant_id = $1 AND o.tenant_id = $1 AND ((e.seq = 2 AND o.seq = 3) OR (e.seq = 3 AND o.seq = 2))`,
@@ -167,5 +223,56 @@ describe('audit: chains under concurrency, immutability and tampering', () => {
       [tenant],
     );
     expect(await verify(tenant)).toMatchObject({ valid: false, first_broken_seq: 4 });
+  });
+
+  describe('a cut tail, against the last signed checkpoint', () => {
+    /** Deletes the newest events from `seq` on and moves the head back, leaving no trace there. */
+    const cutTail = (tenant: string, seq: number) =>
+      tamper(
+        `WITH gone AS (DELETE FROM audit_events WHERE tenant_id = $1 AND seq >= $2 RETURNING seq)
+         UPDATE audit_heads h SET seq = e.seq, hash = e.hash
+           FROM audit_events e WHERE h.tenant_id = $1 AND e.tenant_id = $1 AND e.seq = $2 - 1`,
+        [tenant, seq],
+      );
+
+    it('reports the first missing seq when the head was moved back too', async () => {
+      const tenant = await tenantWithEvents(6);
+      const [checkpoint] = await gateway.app.get(AuditCheckpointer).checkpointTenant(tenant);
+      expect(checkpoint?.seq).toBe(6);
+      await tenantEvents(tenant, 2);
+      expect(await verify(tenant)).toMatchObject({ valid: true });
+      await cutTail(tenant, 4); // seq 4..6 are covered by the checkpoint, 7..8 are not
+      expect(await verify(tenant)).toMatchObject({ valid: false, first_broken_seq: 4 });
+    });
+
+    it('is caught offline with the archived checkpoint even when its row is deleted as well', async () => {
+      const tenant = await tenantWithEvents(6);
+      const [checkpoint] = await gateway.app.get(AuditCheckpointer).checkpointTenant(tenant);
+      await cutTail(tenant, 5);
+      await tamper('DELETE FROM audit_checkpoints WHERE tenant_id = $1', [tenant]);
+      const auditor = await idp.token({ tenant_id: tenant, roles: ['auditor'] });
+      const exported = await fetch(`${gateway.url}/v1/audit/export`, {
+        headers: { authorization: `Bearer ${auditor}` },
+      });
+      const file = join(dir, `${tenant}.jsonl`);
+      writeFileSync(file, Buffer.from(await exported.arrayBuffer()));
+      const keyFile = join(dir, 'key.pem');
+      writeFileSync(keyFile, gateway.app.get(ExportSigner).publicKey().pem);
+      const archived = join(
+        dir,
+        'archive',
+        (checkpoint?.archive_key as string).replace(/\.jsonl$/, '.checkpoint.json'),
+      );
+      const offline = (extra: string[]) =>
+        spawnSync('node', ['scripts/audit-verify.mjs', file, '--public-key', keyFile, ...extra], {
+          encoding: 'utf8',
+        });
+      expect(offline([]).status).toBe(0); // control: without the checkpoint the export holds
+      const anchored = offline(['--checkpoint', archived]);
+      expect(anchored.status).toBe(1);
+      expect(anchored.stdout).toMatch(/first bad seq: 5/);
+      // The database alone no longer tells: its head and its checkpoints were rewritten.
+      expect(await verify(tenant)).toMatchObject({ valid: true });
+    });
   });
 });

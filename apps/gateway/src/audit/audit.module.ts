@@ -1,6 +1,8 @@
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import {
+  AuditArchive,
+  AuditCheckpointer,
   AuditExport,
   AuditReader,
   AuditTrail,
@@ -8,6 +10,7 @@ import {
   ExportSigner,
   InteractionLog,
   InteractionReader,
+  type AuditLogger,
 } from '@isogate/audit';
 import { ControlDb, PostgresPools, TenantDb, TenantKeys } from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
@@ -17,11 +20,14 @@ import { AuditController } from './audit.controller.js';
 import { installAuditHooks } from './audit-hooks.js';
 import { AuditScopeInterceptor } from './audit-scope.interceptor.js';
 import { AuditService } from './audit.service.js';
+import { AUDIT_LOGGER, AuditCheckpointsService } from './audit-checkpoints.service.js';
+import { archiveOf, checkpointerOf, statementOn } from './audit-checkpointing.js';
 
 /**
  * The audit trail: one event per `/v1` request (hooks and interceptor), the interactions log
- * that chat and retrieve call, and the auditor's API. `AuditTrail` and `InteractionLog` are
- * exported for features.
+ * that chat and retrieve call, the auditor's API, and the background checkpointer that signs
+ * chains and archives their segments. `AuditTrail` and `InteractionLog` are exported for
+ * features, `AuditCheckpointer` for whoever needs a checkpoint now.
  */
 @Module({
   controllers: [AuditController],
@@ -31,8 +37,38 @@ import { AuditService } from './audit.service.js';
       inject: [TenantDb, PostgresPools],
       // Audit writes use the gateway pool, not the small control pool that provisioning holds.
       useFactory: (db: TenantDb, pools: PostgresPools) =>
-        new AuditTrail(db, new ControlDb(pools.gateway)),
+        new AuditTrail(statementOn(pools.gateway), db, new ControlDb(pools.gateway)),
     },
+    {
+      provide: AUDIT_LOGGER,
+      inject: [HttpAdapterHost],
+      useFactory: (host: HttpAdapterHost): AuditLogger => {
+        // Fastify's logger is the gateway's pino logger; it is read when a message is written.
+        const log = () => host.httpAdapter.getInstance<FastifyInstance>().log;
+        return {
+          info: (fields, message) => log().info({ component: 'audit', ...fields }, message),
+          warn: (fields, message) => log().warn({ component: 'audit', ...fields }, message),
+          error: (fields, message) => log().error({ component: 'audit', ...fields }, message),
+        };
+      },
+    },
+    {
+      provide: AuditArchive,
+      inject: [APP_CONFIG, AUDIT_LOGGER],
+      useFactory: (c: AppConfig, log: AuditLogger) => archiveOf(c.audit, log) ?? null,
+    },
+    {
+      provide: AuditCheckpointer,
+      inject: [APP_CONFIG, PostgresPools, ExportSigner, AuditArchive, AUDIT_LOGGER],
+      useFactory: (
+        c: AppConfig,
+        pools: PostgresPools,
+        signer: ExportSigner,
+        archive: AuditArchive | null,
+        log: AuditLogger,
+      ) => checkpointerOf(c.audit, pools, signer, archive ?? undefined, log),
+    },
+    AuditCheckpointsService,
     { provide: AuditReader, inject: [TenantDb], useFactory: (db: TenantDb) => new AuditReader(db) },
     {
       provide: ExportSigner,
@@ -62,7 +98,7 @@ import { AuditService } from './audit.service.js';
     AuditService,
     { provide: APP_INTERCEPTOR, useClass: AuditScopeInterceptor },
   ],
-  exports: [AuditTrail, InteractionLog],
+  exports: [AuditTrail, InteractionLog, AuditCheckpointer],
 })
 export class AuditModule implements OnModuleInit {
   constructor(

@@ -19,6 +19,7 @@ const valid = {
   JWT_AUDIENCE: 'isogate',
   MASTER_KEY_FILE: masterKeyFile,
   AUDIT_SIGNING_KEY_FILE: join(dir, 'audit.pem'),
+  AUDIT_ARCHIVE_URL: 's3://audit-archive/isogate',
 };
 
 function problemsOf(source: Record<string, string | undefined>): readonly string[] {
@@ -104,6 +105,23 @@ describe('buildConfig', () => {
     expect(problemsOf({ ...valid, EMBEDDINGS_BASE_URL: 'http://127.0.0.1:9999/v1' })).toEqual([
       'EMBEDDINGS_DIMENSIONS: required when EMBEDDINGS_BASE_URL is set',
     ]);
+  });
+
+  it('needs an explicit audit archive in production, `none` included; defaults it elsewhere', () => {
+    const withoutArchive = { ...valid, AUDIT_ARCHIVE_URL: undefined };
+    expect(problemsOf(withoutArchive)).toEqual([
+      'AUDIT_ARCHIVE_URL: required in production (s3://bucket/prefix, file:///path, or none)',
+    ]);
+    expect(buildConfig({ ...valid, AUDIT_ARCHIVE_URL: 'none' }).audit.archiveUrl).toBeUndefined();
+    expect(problemsOf({ ...valid, AUDIT_ARCHIVE_URL: 'ftp://x/y' }).length).toBeGreaterThan(0);
+    expect(buildConfig(valid).audit).toMatchObject({
+      archiveUrl: 's3://audit-archive/isogate',
+      checkpointIntervalSeconds: 300,
+      checkpointEveryEvents: 10_000,
+    });
+    const test = buildConfig({ ...withoutArchive, NODE_ENV: 'test' }).audit;
+    expect(test.archiveUrl).toMatch(/^file:\/\/.*\/\.stack\/archive$/);
+    expect([test.checkpointIntervalSeconds, test.checkpointEveryEvents]).toEqual([0, 0]);
   });
 
   it('refuses to send the Qdrant key over plain http to another host in production', () => {

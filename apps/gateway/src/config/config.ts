@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { envSchema, type Env, type JwtAlgorithm } from './config.schema.js';
 import type { EnvSource } from './env-source.js';
@@ -16,9 +18,13 @@ export interface DatabaseConfig {
 }
 export interface CacheConfig {
   readonly url: string;
+  /** Tenants that keep an open connection (least recently used closed beyond). */
+  readonly maxTenants: number;
 }
 export interface GraphConfig {
   readonly url: string;
+  /** Tenants that keep an open connection (least recently used closed beyond). */
+  readonly maxTenants: number;
 }
 export interface VectorsConfig {
   readonly url: string;
@@ -37,18 +43,45 @@ export interface KeysConfig {
 }
 export interface AuditConfig {
   readonly signingKeyFile: string;
+  /** `file://` or `s3://`; undefined when the deployment runs without an archive (`none`). */
   readonly archiveUrl: string | undefined;
+  readonly archiveS3Endpoint: string | undefined;
+  readonly archiveS3Region: string | undefined;
+  /** Checkpoint rules (both 0: the gateway does not checkpoint in the background). */
+  readonly checkpointIntervalSeconds: number;
+  readonly checkpointEveryEvents: number;
+}
+/** A model the gateway offers and the size of its context window. */
+export interface ModelConfig {
+  readonly id: string;
+  readonly contextTokens: number;
 }
 export interface LlmConfig {
+  /** Unset: chat answers extractively (the best passages, cited), without a model. */
   readonly baseUrl: string | undefined;
   readonly apiKey: string | undefined;
+  /** The default model; first of `models`. */
   readonly model: string;
+  readonly models: readonly ModelConfig[];
+  readonly maxOutputTokens: number;
+  readonly timeoutMs: number;
+  readonly maxRetries: number;
+  /** Hosts answers may link to; other links and images are removed from answers. */
+  readonly linkHosts: readonly string[];
+  /** Response cache lifetime in seconds; 0 = off. */
+  readonly cacheTtlSeconds: number;
 }
 export interface EmbeddingsConfig {
   readonly baseUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly model: string;
   readonly dimensions: number | undefined;
+}
+export interface QuotaConfig {
+  /** How long a request waits for its quota in Redis before per-process limits apply. */
+  readonly redisTimeoutMs: number;
+  /** After a Redis failure, how long quotas stay per process before Redis is tried again. */
+  readonly redisRetryMs: number;
 }
 
 /** The gateway's whole configuration, one typed object per concern, read once at boot. */
@@ -63,6 +96,7 @@ export interface AppConfig {
   readonly audit: AuditConfig;
   readonly llm: LlmConfig;
   readonly embeddings: EmbeddingsConfig;
+  readonly quota: QuotaConfig;
 }
 
 /** Thrown when configuration is invalid; `problems` names each bad variable. */
@@ -99,6 +133,19 @@ export function buildConfig(source: EnvSource): AppConfig {
   return toAppConfig(env, masterKey);
 }
 
+/** LLM_MODEL with its window first, then the other LLM_MODELS entries (a repeat of it ignored). */
+function modelsOf(env: Env): ModelConfig[] {
+  const models: ModelConfig[] = [{ id: env.LLM_MODEL, contextTokens: env.LLM_CONTEXT_TOKENS }];
+  for (const entry of env.LLM_MODELS) {
+    const at = entry.lastIndexOf('=');
+    const id = entry.slice(0, at);
+    if (!models.some((model) => model.id === id)) {
+      models.push({ id, contextTokens: Number(entry.slice(at + 1)) });
+    }
+  }
+  return models;
+}
+
 function crossFieldProblems(env: Env): string[] {
   const problems: string[] = [];
   if (env.JWT_JWKS_URL === undefined && env.JWT_PUBLIC_KEY_FILE === undefined) {
@@ -128,6 +175,12 @@ function crossFieldProblems(env: Env): string[] {
   ) {
     problems.push(
       'QDRANT_URL: must be https in production unless Qdrant is on this host (or QDRANT_ALLOW_HTTP=true on a private network)',
+    );
+  }
+  if (env.NODE_ENV === 'production' && env.AUDIT_ARCHIVE_URL === undefined) {
+    // Running without an archive must be a decision, never an omission.
+    problems.push(
+      'AUDIT_ARCHIVE_URL: required in production (s3://bucket/prefix, file:///path, or none)',
     );
   }
   return problems;
@@ -161,6 +214,25 @@ function readMasterKey(env: Env, problems: string[]): Buffer | undefined {
   return key.data;
 }
 
+/**
+ * The audit settings. Outside production the archive defaults to `.stack/archive`. Tests start
+ * many gateways on one shared database, so there the background checkpointer is off unless a
+ * test turns it on (the checkpointer is also callable directly).
+ */
+function auditConfigOf(env: Env): AuditConfig {
+  const archive =
+    env.AUDIT_ARCHIVE_URL ?? pathToFileURL(resolve(process.cwd(), '.stack/archive')).href;
+  const test = env.NODE_ENV === 'test';
+  return {
+    signingKeyFile: env.AUDIT_SIGNING_KEY_FILE,
+    archiveUrl: archive === 'none' ? undefined : archive,
+    archiveS3Endpoint: env.AUDIT_ARCHIVE_S3_ENDPOINT,
+    archiveS3Region: env.AUDIT_ARCHIVE_S3_REGION,
+    checkpointIntervalSeconds: env.AUDIT_CHECKPOINT_INTERVAL_SECONDS ?? (test ? 0 : 300),
+    checkpointEveryEvents: env.AUDIT_CHECKPOINT_EVERY_EVENTS ?? (test ? 0 : 10_000),
+  };
+}
+
 function toAppConfig(env: Env, masterKey: Buffer): AppConfig {
   return {
     server: { mode: env.NODE_ENV, host: env.HOST, port: env.PORT, logLevel: env.LOG_LEVEL },
@@ -169,8 +241,8 @@ function toAppConfig(env: Env, masterKey: Buffer): AppConfig {
       adminUrl: env.DATABASE_ADMIN_URL,
       poolMax: env.DATABASE_POOL_MAX,
     },
-    cache: { url: env.REDIS_URL },
-    graph: { url: env.FALKORDB_URL },
+    cache: { url: env.REDIS_URL, maxTenants: env.TENANT_CONNECTIONS_MAX },
+    graph: { url: env.FALKORDB_URL, maxTenants: env.TENANT_CONNECTIONS_MAX },
     vectors: { url: env.QDRANT_URL, apiKey: env.QDRANT_API_KEY },
     auth: {
       jwksUrl: env.JWT_JWKS_URL,
@@ -180,13 +252,24 @@ function toAppConfig(env: Env, masterKey: Buffer): AppConfig {
       algorithms: env.JWT_ALGORITHMS,
     },
     keys: { masterKey },
-    audit: { signingKeyFile: env.AUDIT_SIGNING_KEY_FILE, archiveUrl: env.AUDIT_ARCHIVE_URL },
-    llm: { baseUrl: env.LLM_BASE_URL, apiKey: env.LLM_API_KEY, model: env.LLM_MODEL },
+    audit: auditConfigOf(env),
+    llm: {
+      baseUrl: env.LLM_BASE_URL,
+      apiKey: env.LLM_API_KEY,
+      model: env.LLM_MODEL,
+      models: modelsOf(env),
+      maxOutputTokens: env.LLM_MAX_OUTPUT_TOKENS,
+      timeoutMs: env.LLM_TIMEOUT_MS,
+      maxRetries: env.LLM_MAX_RETRIES,
+      linkHosts: env.ANSWER_LINK_HOSTS.map((host) => host.toLowerCase()),
+      cacheTtlSeconds: env.CHAT_CACHE_TTL_SECONDS,
+    },
     embeddings: {
       baseUrl: env.EMBEDDINGS_BASE_URL,
       apiKey: env.EMBEDDINGS_API_KEY,
       model: env.EMBEDDINGS_MODEL,
       dimensions: env.EMBEDDINGS_DIMENSIONS,
     },
+    quota: { redisTimeoutMs: env.QUOTA_REDIS_TIMEOUT_MS, redisRetryMs: env.QUOTA_REDIS_RETRY_MS },
   };
 }

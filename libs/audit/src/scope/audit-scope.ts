@@ -15,6 +15,7 @@ export class AuditScope {
   readonly eventId: string = randomUUID();
   readonly #details: Record<string, unknown> = {};
   readonly #interactions: StagedInteraction[] = [];
+  readonly #afterCommit: (() => Promise<void>)[] = [];
   action: string | undefined;
   resource: string | undefined;
 
@@ -59,5 +60,18 @@ export class AuditScope {
 
   get interactions(): readonly StagedInteraction[] {
     return this.#interactions;
+  }
+
+  /**
+   * Runs `effect` once the request's event is committed, before the answer is sent; never if
+   * it is not (the request then answers 503 and must have had no effect, e.g. no cache entry).
+   */
+  afterCommit(effect: () => Promise<void>): void {
+    this.#afterCommit.push(effect);
+  }
+
+  /** The effects waiting for the event's commit. */
+  get committedEffects(): readonly (() => Promise<void>)[] {
+    return this.#afterCommit;
   }
 }

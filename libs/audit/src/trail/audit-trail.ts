@@ -1,45 +1,71 @@
-import { type ControlDb, TenantContext, type TenantDb, type SqlSession } from '@isogate/isolation';
 import {
-  EVENT_FIELDS,
-  PLATFORM_SCOPE,
-  type AuditDraft,
-  type AuditEvent,
-  type AuditStream,
-} from '../chain/audit-event.js';
-import { eventHash, GENESIS_HASH } from '../chain/canonical.js';
+  type ControlDb,
+  isConnectionFailure,
+  StoreUnavailableError,
+  type TenantDb,
+} from '@isogate/isolation';
+import { LRUCache } from 'lru-cache';
+import type { AuditDraft, AuditEvent, AuditStream } from '../chain/audit-event.js';
+import type { ChainStart } from '../chain/chain-verifier.js';
 import type { StagedInteraction } from '../interactions/staged-interaction.js';
-import { placeholders, valuesOfEvent } from './event-rows.js';
+import {
+  chainKey,
+  headAfter,
+  sealChain,
+  type ChainBatch,
+  type ChainOutcome,
+  type Pending,
+  type SealedChain,
+} from './append-batch.js';
+import type { AuditStatement } from './audit-statement.js';
 import { runInStream } from './stream-session.js';
 
-/** At most this many events go into one transaction (and one multi-row INSERT). */
-const MAX_BATCH = 200;
-
-interface Pending {
-  readonly draft: AuditDraft;
-  readonly interactions: readonly StagedInteraction[];
-  readonly resolve: (event: AuditEvent) => void;
-  readonly reject: (error: unknown) => void;
+/** Tuning of the append path; the defaults suit one gateway process. */
+export interface AuditTrailOptions {
+  readonly clock?: () => Date;
+  /** Statements in flight at once (each holds one connection until it commits). */
+  readonly maxStatements?: number;
+  /** Events of one chain in one statement. */
+  readonly maxChainEvents?: number;
+  /** Events of all chains in one statement. */
+  readonly maxStatementEvents?: number;
 }
+
+/** Rounds of "the head moved, seal again" before an append gives up (another writer raced). */
+const MAX_ROUNDS = 8;
 
 /**
  * Appends events to their chain, durably (`synchronous_commit` on) before `append` resolves.
  *
- * One chain is extended by one transaction at a time: the transaction takes the chain's
- * advisory lock and reads its head, and the database's insert trigger refuses anything that is
- * not exactly head + 1, so no fork or gap can be committed even across gateway processes.
- * Within a process, appends to one chain that arrive while a transaction is running are written
- * together by the next one (group commit), so a busy tenant costs one commit per batch, not one
- * per request; other chains never wait for it.
+ * Each write is one statement (`audit_append`, one round trip, one commit) that may extend
+ * several chains. The process remembers each chain's head, seals events on it, and the database
+ * writes them only if that is still the head, under the chain's append lock; otherwise it answers
+ * the current head and the events are sealed again (another gateway process appended meanwhile).
+ * The insert trigger still refuses any event that is not exactly head + 1, so no fork or gap can
+ * be committed. Within a process a chain has at most one statement in flight; appends arriving
+ * meanwhile, to any chain, go into the next statement together (group commit).
  */
 export class AuditTrail {
-  readonly #queues = new Map<string, Pending[]>();
-  readonly #draining = new Set<string>();
+  readonly #waiting = new Map<string, { stream: AuditStream; pending: Pending[] }>();
+  readonly #inFlight = new Set<string>();
+  readonly #heads = new LRUCache<string, ChainStart>({ max: 100_000 });
+  readonly #clock: () => Date;
+  readonly #maxStatements: number;
+  readonly #maxChainEvents: number;
+  readonly #maxStatementEvents: number;
+  #statements = 0;
 
   constructor(
+    private readonly statement: AuditStatement,
     private readonly tenantDb: TenantDb,
     private readonly controlDb: ControlDb,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
+    options: AuditTrailOptions = {},
+  ) {
+    this.#clock = options.clock ?? (() => new Date());
+    this.#maxStatements = options.maxStatements ?? 4;
+    this.#maxChainEvents = options.maxChainEvents ?? 200;
+    this.#maxStatementEvents = options.maxStatementEvents ?? 1000;
+  }
 
   /** Appends one event (and the interactions it covers) to `stream`; resolves once committed. */
   append(
@@ -48,11 +74,11 @@ export class AuditTrail {
     interactions: readonly StagedInteraction[] = [],
   ): Promise<AuditEvent> {
     return new Promise<AuditEvent>((resolve, reject) => {
-      const key = streamKey(stream);
-      const queue = this.#queues.get(key) ?? [];
-      queue.push({ draft, interactions, resolve, reject });
-      this.#queues.set(key, queue);
-      if (!this.#draining.has(key)) void this.drain(stream, key);
+      const key = chainKey(stream);
+      const waiting = this.#waiting.get(key) ?? { stream, pending: [] };
+      waiting.pending.push({ draft, interactions, resolve, reject });
+      this.#waiting.set(key, waiting);
+      this.dispatch();
     });
   }
 
@@ -67,150 +93,101 @@ export class AuditTrail {
     );
   }
 
-  private async drain(stream: AuditStream, key: string): Promise<void> {
-    this.#draining.add(key);
+  /** Starts statements for waiting chains, up to the limit of statements in flight. */
+  private dispatch(): void {
+    while (this.#statements < this.#maxStatements) {
+      const batches = this.takeBatches();
+      if (batches.length === 0) return;
+      this.#statements += 1;
+      void this.write(batches).finally(() => {
+        this.#statements -= 1;
+        for (const batch of batches) this.#inFlight.delete(batch.key);
+        this.dispatch();
+      });
+    }
+  }
+
+  /** The waiting appends of chains that have no statement in flight, oldest chains first. */
+  private takeBatches(): ChainBatch[] {
+    const batches: ChainBatch[] = [];
+    let events = 0;
+    for (const [key, waiting] of this.#waiting) {
+      if (this.#inFlight.has(key)) continue;
+      const items = waiting.pending.splice(0, this.#maxChainEvents);
+      if (waiting.pending.length === 0) this.#waiting.delete(key);
+      this.#inFlight.add(key);
+      batches.push({ key, stream: waiting.stream, items });
+      events += items.length;
+      if (events >= this.#maxStatementEvents) break;
+    }
+    // Every statement visits its chains in one order, so two of them never wait on each other.
+    return batches.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Writes `batches`, sealing again those whose head moved; settles every append. */
+  private async write(batches: readonly ChainBatch[]): Promise<void> {
+    let open = batches;
     try {
-      for (;;) {
-        const queue = this.#queues.get(key);
-        if (queue === undefined || queue.length === 0) {
-          this.#queues.delete(key);
-          return;
-        }
-        const batch = queue.splice(0, MAX_BATCH);
-        try {
-          const events = await runInStream(this.tenantDb, this.controlDb, stream, (s) =>
-            this.write(s, stream, batch),
-          );
-          batch.forEach((pending, i) => pending.resolve(events[i] as AuditEvent));
-        } catch (error) {
-          for (const pending of batch) pending.reject(error);
-        }
+      for (let round = 0; open.length > 0; round += 1) {
+        if (round === MAX_ROUNDS) throw new Error('audit chain head kept moving; append refused');
+        const ts = this.#clock().toISOString();
+        const sealed = open.flatMap((batch) => this.seal(batch, ts));
+        open = sealed.map((s) => s.batch);
+        if (sealed.length === 0) return;
+        const outcomes = await this.run(sealed);
+        open = sealed.flatMap((s, i) => this.settle(s, outcomes[i]));
       }
-    } finally {
-      this.#draining.delete(key);
+    } catch (error) {
+      // Whether the statement committed is unknown: forget the heads, refuse the appends.
+      for (const batch of open) {
+        this.#heads.delete(batch.key);
+        for (const pending of batch.items) pending.reject(error);
+      }
     }
   }
 
-  private async write(
-    session: SqlSession,
-    stream: AuditStream,
-    batch: readonly Pending[],
-  ): Promise<AuditEvent[]> {
-    const headFunction = stream.kind === 'tenant' ? 'audit_tenant_head' : 'audit_control_head';
-    // synchronous_commit is forced on for this transaction whatever the server's default: the
-    // response waits for the event to be on disk.
-    const [head] = await session.query<{ seq: string | null; hash: string | null }>(
-      `SELECT set_config('synchronous_commit', 'on', true), seq, hash FROM ${headFunction}()`,
-    );
-    let seq = Number(head?.seq ?? 0);
-    let prevHash = head?.hash ?? GENESIS_HASH;
-    const ts = this.clock().toISOString();
-    const events = batch.map(({ draft }) => {
-      seq += 1;
-      const event = sealEvent(stream, draft, seq, ts, prevHash);
-      prevHash = event.hash;
-      return event;
-    });
-    await this.insertEvents(session, stream, events);
-    const staged = batch.flatMap((p) => p.interactions);
-    if (staged.length > 0) await insertInteractions(session, staged, ts);
-    return events;
+  /** A batch sealed on its known head; one that cannot be sealed is refused alone. */
+  private seal(batch: ChainBatch, ts: string): SealedChain[] {
+    try {
+      return [sealChain(batch, this.#heads.get(batch.key), ts)];
+    } catch (error) {
+      for (const pending of batch.items) pending.reject(error);
+      return [];
+    }
   }
 
-  private async insertEvents(
-    session: SqlSession,
-    stream: AuditStream,
-    events: readonly AuditEvent[],
-  ): Promise<void> {
-    if (stream.kind === 'tenant') {
-      await session.execute(
-        `INSERT INTO audit_events (${EVENT_FIELDS.join(', ')}) VALUES ${placeholders(events.length, EVENT_FIELDS.length)}`,
-        events.flatMap(valuesOfEvent),
+  private async run(sealed: readonly SealedChain[]): Promise<ChainOutcome[]> {
+    try {
+      const [row] = await this.statement<{ outcomes: ChainOutcome[] }>(
+        'SELECT audit_append($1::jsonb) AS outcomes',
+        [JSON.stringify(sealed.map((s) => s.payload))],
       );
-      return;
+      return row?.outcomes ?? [];
+    } catch (error) {
+      throw isConnectionFailure(error) ? new StoreUnavailableError('postgres') : error;
     }
-    const scope = stream.kind === 'msp' ? stream.mspId : PLATFORM_SCOPE;
-    await session.execute(
-      `INSERT INTO audit_control_events (scope, ${EVENT_FIELDS.join(', ')})
-       VALUES ${placeholders(events.length, EVENT_FIELDS.length + 1)}`,
-      events.flatMap((event) => [scope, ...valuesOfEvent(event)]),
-    );
   }
-}
 
-function sealEvent(
-  stream: AuditStream,
-  draft: AuditDraft,
-  seq: number,
-  ts: string,
-  prevHash: string,
-): AuditEvent {
-  const unsealed: Omit<AuditEvent, 'hash'> = {
-    id: draft.id,
-    seq,
-    ts,
-    tenant_id:
-      stream.kind === 'tenant'
-        ? stream.tenantId
-        : stream.kind === 'msp'
-          ? (draft.tenant_id ?? null)
-          : null,
-    msp_id: stream.kind === 'msp' ? stream.mspId : null,
-    actor: draft.actor,
-    roles: [...draft.roles],
-    action: draft.action,
-    resource: draft.resource,
-    outcome: draft.outcome,
-    status: draft.status,
-    request_id: draft.request_id,
-    details: draft.details,
-    prev_hash: prevHash,
-  };
-  return { ...unsealed, hash: eventHash(unsealed) };
-}
-
-async function insertInteractions(
-  session: SqlSession,
-  staged: readonly StagedInteraction[],
-  ts: string,
-): Promise<void> {
-  // The interaction's time is its event's, to the millisecond, so cursors over it are exact.
-  const columns = [
-    'ts',
-    'id',
-    'tenant_id',
-    'request_id',
-    'kind',
-    'content_enc',
-    'content_sha256',
-    'model',
-    'tokens_in',
-    'tokens_out',
-  ];
-  await session.execute(
-    `INSERT INTO interactions (${columns.join(', ')}) VALUES ${placeholders(staged.length, columns.length)}`,
-    staged.flatMap((i) => [
-      ts,
-      i.id,
-      TenantContext.requireTenantId(),
-      i.requestId,
-      i.kind,
-      i.contentEnc,
-      i.contentSha256,
-      i.model,
-      i.tokensIn,
-      i.tokensOut,
-    ]),
-  );
-}
-
-function streamKey(stream: AuditStream): string {
-  switch (stream.kind) {
-    case 'tenant':
-      return `t:${stream.tenantId}`;
-    case 'msp':
-      return `m:${stream.mspId}`;
-    case 'platform':
-      return 'p';
+  /** Settles a chain's appends from its outcome; answers the batch again when it must be resealed. */
+  private settle(sealed: SealedChain, outcome: ChainOutcome | undefined): ChainBatch[] {
+    const { batch } = sealed;
+    if (outcome?.status === 'stale') {
+      this.#heads.set(batch.key, { seq: Number(outcome.seq), hash: outcome.hash });
+      return [batch];
+    }
+    if (outcome?.status === 'ok') {
+      const head = headAfter(sealed);
+      if (head !== undefined) this.#heads.set(batch.key, head);
+      batch.items.forEach((pending, i) => pending.resolve(sealed.events[i] as AuditEvent));
+      return [];
+    }
+    this.#heads.delete(batch.key);
+    const error = new Error(
+      outcome === undefined
+        ? 'audit append answered nothing for a chain'
+        : `audit append refused (${outcome.code}): ${outcome.message}`,
+    );
+    for (const pending of batch.items) pending.reject(error);
+    return [];
   }
 }

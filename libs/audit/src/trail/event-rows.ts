@@ -39,34 +39,3 @@ export function eventOfRow(row: EventRow): AuditEvent {
     hash: row.hash,
   };
 }
-
-/** The values of an event, in `EVENT_FIELDS` order, for a parameterized INSERT. */
-export function valuesOfEvent(event: AuditEvent): unknown[] {
-  return [
-    event.id,
-    event.seq,
-    event.ts,
-    event.tenant_id,
-    event.msp_id,
-    event.actor,
-    event.roles,
-    event.action,
-    event.resource,
-    event.outcome,
-    event.status,
-    event.request_id,
-    JSON.stringify(event.details),
-    event.prev_hash,
-    event.hash,
-  ];
-}
-
-/** `($1, ..., $n), (...)` placeholders for `rows` rows of `width` values, after `offset`. */
-export function placeholders(rows: number, width: number, offset = 0): string {
-  const groups: string[] = [];
-  for (let r = 0; r < rows; r += 1) {
-    const cells = Array.from({ length: width }, (_, c) => `$${offset + r * width + c + 1}`);
-    groups.push(`(${cells.join(', ')})`);
-  }
-  return groups.join(', ');
-}
