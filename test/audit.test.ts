@@ -208,6 +208,27 @@ describe('audit: one event per /v1 request', () => {
     expect((await call(auditor, 'GET', '/v1/audit/events?cursor=abc')).status).toBe(400);
   });
 
+  it('records a 429 (requests per minute used up) in the tenant chain', async () => {
+    const limited = freshId('aud');
+    const quotas = { requests_per_minute: 1 };
+    expect(
+      (await call(operator, 'POST', '/v1/tenants', { id: limited, name: limited, quotas })).status,
+    ).toBe(201);
+    try {
+      const token = await idp.token({ tenant_id: limited, roles: ['user'] });
+      expect((await call(token, 'GET', '/v1/models')).status).toBe(200);
+      const refused = await call(token, 'GET', '/v1/models');
+      expect(refused.status).toBe(429);
+      const row = await expectOneEvent({ tenantId: limited }, refused.requestId, {
+        status: 429,
+        outcome: 'denied',
+      });
+      expect(row?.details).toMatchObject({ error: 'rate_limited' });
+    } finally {
+      await call(operator, 'DELETE', `/v1/tenants/${limited}`);
+    }
+  });
+
   it("gives a deletion receipt the id of the delete call's own audit event", async () => {
     const id = freshId('gone');
     expect((await call(operator, 'POST', '/v1/tenants', { id, name: id })).status).toBe(201);

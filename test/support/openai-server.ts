@@ -44,6 +44,8 @@ export interface OpenAiServerOptions {
    * item), to test how a client copes with a server that misbehaves.
    */
   readonly rewriteEmbeddings?: (response: EmbeddingsResponse) => unknown;
+  /** Whether `requests` records what arrives (default true; off for long benchmarks). */
+  readonly keepRequests?: boolean;
 }
 
 /** The body of an embeddings response (`embedding` is a base64 string when asked for). */
@@ -78,6 +80,10 @@ export interface OpenAiServer {
    * its own backoff (0.5 s, 1 s, 2 s ...), to keep retry tests fast.
    */
   failNext(count: number, status?: number, options?: { readonly retryAfterMs?: number }): void;
+  /** Makes chat answers wait `ms` before they are sent (0: answer at once). */
+  delayChat(ms: number): void;
+  /** Chat requests whose client closed the connection before the answer was sent. */
+  readonly abandoned: RecordedRequest[];
   close(): Promise<void>;
 }
 
@@ -172,6 +178,21 @@ function chat(response: ServerResponse, body: ChatRequestBody, answer: string): 
   response.end('data: [DONE]\n\n');
 }
 
+/** Waits `ms`; true when the client closed the connection first. */
+async function waitUnlessClosed(response: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      response.off('close', onClose);
+      resolve(false);
+    }, ms);
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    response.once('close', onClose);
+  });
+}
+
 /** Starts the server on a free port of 127.0.0.1. */
 export async function startOpenAiServer(options: OpenAiServerOptions = {}): Promise<OpenAiServer> {
   const dimensions = options.dimensions ?? 8;
@@ -179,12 +200,15 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   const models = options.models ?? ['test-embed', 'test-chat'];
   const requests: RecordedRequest[] = [];
   const failures = { remaining: 0, status: 503, retryAfterMs: undefined as number | undefined };
+  const abandoned: RecordedRequest[] = [];
+  let chatDelayMs = 0;
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET';
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const body = await readBody(request);
-    requests.push({ method, path, headers: request.headers, body });
+    const recorded: RecordedRequest = { method, path, headers: request.headers, body };
+    if (options.keepRequests !== false) requests.push(recorded);
     if (failures.remaining > 0) {
       failures.remaining--;
       if (failures.retryAfterMs !== undefined) {
@@ -211,7 +235,15 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
       );
     } else if (route === 'POST /v1/chat/completions') {
       const chatBody = json as unknown as ChatRequestBody;
-      chat(response, chatBody, await answer(chatBody));
+      const text = await answer(chatBody);
+      if (chatDelayMs > 0) {
+        const gone = await waitUnlessClosed(response, chatDelayMs);
+        if (gone) {
+          abandoned.push(recorded);
+          return;
+        }
+      }
+      chat(response, chatBody, text);
     } else if (route === 'GET /v1/models') {
       const data = models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'test' }));
       sendJson(response, 200, { object: 'list', data });
@@ -230,6 +262,10 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    abandoned,
+    delayChat(ms) {
+      chatDelayMs = ms;
+    },
     failNext(count, status = 503, failOptions = {}) {
       failures.remaining = count;
       failures.status = status;

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { AuthModule } from './auth/auth.module.js';
+import { QuotaModule } from './quota/quota.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ModelsModule } from './models/models.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
@@ -11,6 +12,7 @@ import { AuditModule } from './audit/audit.module.js';
 import { EmbeddingsModule } from './embeddings/embeddings.module.js';
 import { DocumentsModule } from './documents/documents.module.js';
 import { RetrievalModule } from './retrieval/retrieval.module.js';
+import { ChatModule } from './chat/chat.module.js';
 
 @Module({})
 export class AppModule {
@@ -23,12 +25,16 @@ export class AppModule {
         EmbeddingsModule,
         AuthModule,
         AuditModule,
+        // After the audit module: its interceptor opens the request's wait clock, which the
+        // quota check's Redis calls are counted on.
+        QuotaModule,
         MetricsModule,
         HealthModule,
         TenantsModule,
         ModelsModule,
         DocumentsModule,
         RetrievalModule,
+        ChatModule,
       ],
     };
   }

@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { AuditScope } from '@isogate/audit';
+import { WaitClock } from '@isogate/isolation';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -9,6 +13,8 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { installJsonBodyParser } from './validation/json-body.js';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter.js';
+import { isAuditedPath, type AuditedRequest } from './audit/request-audit.js';
+import { errorBody } from './errors/error-response.js';
 import { createLogger } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -34,6 +40,8 @@ export async function createGateway(
     },
     bodyLimit: 16 * 1024 * 1024,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
@@ -55,6 +63,48 @@ export async function createGateway(
     throw error;
   }
   return app;
+}
+
+/**
+ * URLs the router cannot take (a broken percent-encoding, a path parameter over 200 characters)
+ * answer 400 in the API's error shape, and are audited like every other `/v1` request: the
+ * router refuses them before the `onRequest` hooks, so the audit scope is opened here.
+ */
+function answerFrameworkError(_error: Error, request: FastifyRequest, reply: FastifyReply): void {
+  const audited = request as AuditedRequest;
+  if (isAuditedPath(request.raw.url ?? '')) {
+    audited.auditScope = new AuditScope();
+    audited.waitClock = new WaitClock();
+  }
+  void reply
+    .code(400)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify(errorBody('invalid_request', 'The request URL is malformed or too long')));
+}
+
+/**
+ * Requests Node's HTTP parser refuses before there is a request (headers over 16 KB, malformed
+ * request lines) get the API's error shape too. They cannot be audited: nothing of them was
+ * parsed that could name a caller or a route.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify(
+    errorBody(
+      'invalid_request',
+      tooLarge ? 'The request headers are too large' : 'The request is malformed',
+    ),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
 }
 
 function installRequestHooks(app: NestFastifyApplication): void {

@@ -11,3 +11,10 @@ export { entityKey, extractEntities, MAX_ENTITIES } from './entities.js';
 export type { Entity, EntityKind } from './entities.js';
 export { LEXICAL_VERSION, lexicalText } from './lexical.js';
 export { countTokens, decodeTokens, encodeTokens } from './tokens.js';
+export { ChatModel } from './chat-model.js';
+export type {
+  ChatModelAnswer,
+  ChatModelOptions,
+  ChatModelRequest,
+  ChatTurn,
+} from './chat-model.js';

@@ -10,6 +10,7 @@ export { ERROR_CODES, IsogateError, StoreUnavailableError } from './errors/isoga
 export type { ErrorCode } from './errors/isogate-error.js';
 export { TenantContext, ROLES, TENANT_ID_PATTERN } from './context/tenant-context.js';
 export type { CallerContext, Role } from './context/tenant-context.js';
+export { WaitClock } from './context/wait-clock.js';
 export { MasterKey, seal, open } from './keys/master-key.js';
 export { TenantKeys } from './keys/tenant-keys.js';
 export type { CredentialStore } from './keys/master-key.js';
@@ -52,6 +53,14 @@ export type {
 } from './graph/tenant-graph.js';
 export { TenantCache } from './cache/tenant-cache.js';
 export type { TenantCacheOptions } from './cache/tenant-cache.js';
+export { QuotaStore } from './quota/quota-store.js';
+export type { QuotaStoreOptions } from './quota/quota-store.js';
+export { TenantRequestLimiter } from './quota/request-limiter.js';
+export type { RequestAdmission } from './quota/request-limiter.js';
+export { TenantDailyTokens } from './quota/daily-tokens.js';
+export { UsageLedger } from './quota/usage-ledger.js';
+export type { UsageFlushResult } from './quota/usage-ledger.js';
+export { utcDay, msUntilUtcDayEnds } from './quota/utc-day.js';
 export { isAuthFailure } from './provisioning/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';

@@ -1,4 +1,5 @@
 import { AuditScope, type AuditTrail } from '@isogate/audit';
+import { WaitClock } from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import { statusOf, type ErrorBody } from '../errors/error-response.js';
@@ -22,7 +23,9 @@ const UNAVAILABLE: ErrorBody = {
  */
 export function installAuditHooks(fastify: FastifyInstance, trail: AuditTrail): void {
   fastify.addHook('onRequest', async (request: AuditedRequest) => {
-    if (isAuditedPath(request.url)) request.auditScope = new AuditScope();
+    if (!isAuditedPath(request.url)) return;
+    request.auditScope = new AuditScope();
+    request.waitClock = new WaitClock();
   });
   fastify.addHook('onSend', async (request: AuditedRequest, reply, payload) => {
     const scope = request.auditScope;
@@ -30,12 +33,20 @@ export function installAuditHooks(fastify: FastifyInstance, trail: AuditTrail): 
     request.auditScope = undefined;
     try {
       const stream = streamOf(request, reply.statusCode);
-      await trail.append(
-        stream,
-        draftOf(request, reply, payload, scope, stream),
-        scope.interactions,
-      );
+      const clock = request.waitClock ?? new WaitClock();
+      const draft = draftOf(request, reply, payload, scope, stream);
+      await clock.measure(() => trail.append(stream, draft, scope.interactions));
+      for (const effect of scope.committedEffects) {
+        await clock
+          .measure(effect)
+          .catch((error: unknown) =>
+            request.log.warn({ err: error, reqId: request.id }, 'an after-commit effect failed'),
+          );
+      }
       void reply.header('x-audit-event-id', scope.eventId);
+      // The gateway's own share of the request: everything but waiting on stores and models.
+      const overhead = Math.max(0, reply.elapsedTime - clock.waitedMs);
+      void reply.header('x-gateway-overhead-ms', overhead.toFixed(3));
       return payload;
     } catch (error) {
       request.log.error({ err: error, reqId: request.id }, 'audit append failed; answering 503');

@@ -7,7 +7,7 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { AuditScope, AuditTrail } from '@isogate/audit';
-import { StoreUnavailableError } from '@isogate/isolation';
+import { StoreUnavailableError, WaitClock } from '@isogate/isolation';
 import { Reflector } from '@nestjs/core';
 import { from, Observable, switchMap } from 'rxjs';
 import { streamOf, type AuditedRequest } from './request-audit.js';
@@ -42,23 +42,26 @@ export class AuditScopeInterceptor implements NestInterceptor {
     if (scope === undefined) return next.handle();
     // Nest binds the handler to the async context in which `next.handle()` is called, so it is
     // called inside `run`, like the tenant context interceptor does.
+    const clock = request.waitClock ?? new WaitClock();
     return new Observable((subscriber) =>
-      AuditScope.run(scope, () => {
-        const changesNothing =
-          READS.has(request.method) ||
-          this.reflector.get<boolean>(CHANGES_NOTHING, context.getHandler()) === true;
-        const handled = changesNothing
-          ? next.handle()
-          : from(this.preflight(request)).pipe(switchMap(() => next.handle()));
-        const subscription = handled.subscribe(subscriber);
-        return () => subscription.unsubscribe();
-      }),
+      AuditScope.run(scope, () =>
+        WaitClock.run(clock, () => {
+          const changesNothing =
+            READS.has(request.method) ||
+            this.reflector.get<boolean>(CHANGES_NOTHING, context.getHandler()) === true;
+          const handled = changesNothing
+            ? next.handle()
+            : from(this.preflight(request)).pipe(switchMap(() => next.handle()));
+          const subscription = handled.subscribe(subscriber);
+          return () => subscription.unsubscribe();
+        }),
+      ),
     );
   }
 
   private async preflight(request: AuditedRequest): Promise<void> {
     try {
-      await this.trail.preflight(streamOf(request, 200));
+      await WaitClock.measure(() => this.trail.preflight(streamOf(request, 200)));
     } catch {
       throw new StoreUnavailableError('postgres');
     }

@@ -1,5 +1,5 @@
 import type { AuditDraft, AuditOutcome, AuditScope, AuditStream } from '@isogate/audit';
-import type { CallerContext } from '@isogate/isolation';
+import { TENANT_ID_PATTERN, type CallerContext, type WaitClock } from '@isogate/isolation';
 import { decodeJwt } from 'jose';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedIdentity } from '../auth/claims.js';
@@ -9,6 +9,8 @@ export type AuditedRequest = FastifyRequest & {
   user?: VerifiedIdentity;
   caller?: CallerContext;
   auditScope?: AuditScope;
+  /** Time this request spent waiting on stores and models (`x-gateway-overhead-ms`). */
+  waitClock?: WaitClock;
 };
 
 /** Whether a path is part of the audited API (every `/v1` route, matched or not). */
@@ -50,6 +52,7 @@ export function draftOf(
     const claimed = unverifiedClaims(request.headers.authorization);
     if (claimed !== undefined) details.unverified_claims = claimed;
   }
+  const named = route?.startsWith('/v1/tenants/:id') ? params?.id : undefined;
   return {
     id: scope.eventId,
     actor: identity?.subject ?? 'anonymous',
@@ -60,7 +63,8 @@ export function draftOf(
     status,
     request_id: request.id,
     details,
-    tenant_id: route?.startsWith('/v1/tenants/:id') ? (params?.id ?? null) : null,
+    // Only a well-formed id names a tenant; anything else is in `resource`, as sent.
+    tenant_id: named !== undefined && TENANT_ID_PATTERN.test(named) ? named : null,
   };
 }
 

@@ -10,6 +10,7 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
   switch (code) {
     case 'invalid_request':
     case 'invalid_json':
+    case 'context_length_exceeded':
       return { status: 400, type: 'invalid_request_error' };
     case 'unauthorized':
     case 'invalid_token':
@@ -19,6 +20,7 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
       return { status: 403, type: 'permission_error' };
     case 'not_found':
     case 'route_not_found':
+    case 'model_not_found':
       return { status: 404, type: 'not_found_error' };
     case 'conflict':
     case 'document_limit_reached':
@@ -29,11 +31,24 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
     case 'unprocessable':
       return { status: 422, type: 'invalid_request_error' };
     case 'rate_limited':
+    case 'token_quota_exceeded':
       return { status: 429, type: 'rate_limit_error' };
     case 'store_unavailable':
       return { status: 503, type: 'service_unavailable_error' };
+    case 'upstream_error':
+      return { status: 502, type: 'api_error' };
+    case 'upstream_timeout':
+      return { status: 504, type: 'api_error' };
+    // nginx's convention: the client went away before the answer; recorded, never received.
+    case 'client_closed_request':
+      return { status: 499, type: 'api_error' };
     case 'tenant_context_missing':
     case 'internal_error':
       return { status: 500, type: 'api_error' };
   }
+}
+
+/** The error body for `code` with a message that is safe to show to the caller. */
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { error: { type: statusOf(code).type, code, message } };
 }

@@ -20,7 +20,12 @@ export class ModelsController {
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const created = Math.floor(Date.now() / 1000);
-    this.#models = [{ id: config.llm.model, object: 'model', created, owned_by: 'isogate' }];
+    this.#models = config.llm.models.map(({ id }) => ({
+      id,
+      object: 'model',
+      created,
+      owned_by: 'isogate',
+    }));
   }
 
   @Get()

@@ -4,13 +4,17 @@ import { ChangesNothing } from '../audit/audit-scope.interceptor.js';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import { retrieveSchema, type RetrieveBody, type RetrievedChunk } from './retrieval.schemas.js';
+import { RetrievalRecord } from './retrieval-record.js';
 import { RetrievalService } from './retrieval.service.js';
 
 @ApiTags('retrieval')
 @ApiBearerAuth()
 @Controller('v1/retrieve')
 export class RetrievalController {
-  constructor(@Inject(RetrievalService) private readonly retrieval: RetrievalService) {}
+  constructor(
+    @Inject(RetrievalService) private readonly retrieval: RetrievalService,
+    @Inject(RetrievalRecord) private readonly record: RetrievalRecord,
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -18,9 +22,11 @@ export class RetrievalController {
   @ChangesNothing()
   @ApiOperation({ summary: "Passages of the tenant's own documents for a query" })
   @ApiBody({ schema: bodySchema(retrieveSchema) })
-  retrieve(
+  async retrieve(
     @Body(new ZodPipe(retrieveSchema)) body: RetrieveBody,
   ): Promise<{ results: RetrievedChunk[] }> {
-    return this.retrieval.retrieve(body);
+    const answer = await this.retrieval.retrieve(body);
+    await this.record.record(body.query, answer.results);
+    return answer;
   }
 }

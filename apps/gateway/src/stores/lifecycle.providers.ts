@@ -31,6 +31,7 @@ export const lifecycleProviders: Provider[] = [
     useFactory: (c: AppConfig, masterKey: MasterKey, provisioner: StoreProvisioner) =>
       new TenantGraph({
         url: c.graph.url,
+        maxTenants: c.graph.maxTenants,
         masterKey,
         recreateUser: (t) => provisioner.ensureGraphUser(t),
       }),
@@ -41,6 +42,7 @@ export const lifecycleProviders: Provider[] = [
     useFactory: (c: AppConfig, masterKey: MasterKey, provisioner: StoreProvisioner) =>
       new TenantCache({
         url: c.cache.url,
+        maxTenants: c.cache.maxTenants,
         masterKey,
         recreateUser: (t) => provisioner.ensureCacheUser(t),
       }),

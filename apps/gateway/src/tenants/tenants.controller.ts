@@ -23,6 +23,7 @@ import {
   type PatchTenantBody,
   type UsageQuery,
 } from './tenant.schemas.js';
+import { TenantIdPipe } from './tenant-id.pipe.js';
 import { TenantsService } from './tenants.service.js';
 
 @ApiTags('tenants')
@@ -47,7 +48,7 @@ export class TenantsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'Get one tenant of the operator' })
-  get(@Param('id') id: string): Promise<TenantRecord> {
+  get(@Param('id', TenantIdPipe) id: string): Promise<TenantRecord> {
     return this.tenants.get(id);
   }
 
@@ -55,7 +56,7 @@ export class TenantsController {
   @ApiOperation({ summary: 'Suspend, resume or change a tenant' })
   @ApiBody({ schema: bodySchema(patchTenantSchema) })
   update(
-    @Param('id') id: string,
+    @Param('id', TenantIdPipe) id: string,
     @Body(new ZodPipe(patchTenantSchema)) body: PatchTenantBody,
   ): Promise<TenantRecord> {
     return this.tenants.update(id, body);
@@ -64,13 +65,16 @@ export class TenantsController {
   @Delete(':id')
   @HttpCode(200)
   @ApiOperation({ summary: "Delete a tenant's data from every store and destroy its key" })
-  delete(@Param('id') id: string): Promise<DeletionReceipt> {
+  delete(@Param('id', TenantIdPipe) id: string): Promise<DeletionReceipt> {
     return this.tenants.delete(id);
   }
 
   @Get(':id/usage')
   @ApiOperation({ summary: 'Requests and tokens per day' })
-  usage(@Param('id') id: string, @Query(new ZodPipe(usageQuerySchema)) query: UsageQuery) {
+  usage(
+    @Param('id', TenantIdPipe) id: string,
+    @Query(new ZodPipe(usageQuerySchema)) query: UsageQuery,
+  ) {
     return this.tenants.usage(id, query);
   }
 }

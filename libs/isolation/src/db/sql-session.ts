@@ -1,5 +1,17 @@
 import type pg from 'pg';
 
+/** Errors that mean PostgreSQL is not there (or not answering), as opposed to a failed statement. */
+export function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^(08|57P0[1-3]|57014|53300)/.test(code)) return true;
+  // A property read, not `instanceof Error`: errors from another realm must count too.
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message !== 'string') return false;
+  return /ECONNREFUSED|ECONNRESET|timeout|Connection terminated|connect ETIMEDOUT|EPIPE/i.test(
+    message,
+  );
+}
+
 /** What a transaction body may do: run parameterized SQL and read rows. */
 export interface SqlSession {
   query<Row extends object = Record<string, unknown>>(
@@ -28,16 +40,25 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
+  // A checked-out client whose connection dies emits 'error'; with no listener that would end
+  // the process. The failure surfaces in the query that is waiting, and the client is destroyed.
+  const onError = (error: Error) => {
+    failure = error;
+  };
+  client.on('error', onError);
   try {
     await client.query(openStatement(client, settings));
     const result = await fn(sessionOf(client));
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    failure = error instanceof Error ? error : new Error(String(error));
-    await client.query('ROLLBACK').catch(() => undefined);
+    failure = failure ?? (error instanceof Error ? error : new Error(String(error)));
+    // On a connection that is gone or hung, a ROLLBACK would only wait out another timeout;
+    // the connection is destroyed below, and the server rolls back with it.
+    if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(failure);
   }
 }

@@ -1,23 +1,16 @@
 import type pg from 'pg';
 import { TenantContext, TENANT_ID_PATTERN } from '../context/tenant-context.js';
+import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
-import { inTransaction, type SqlSession } from './sql-session.js';
+import { inTransaction, isConnectionFailure, type SqlSession } from './sql-session.js';
+
+export { isConnectionFailure } from './sql-session.js';
 
 export type { SqlSession } from './sql-session.js';
 
-/** Errors that mean PostgreSQL is not there, as opposed to a statement that failed. */
-export function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && /^(08|57P0[1-3]|53300)/.test(code)) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /ECONNREFUSED|ECONNRESET|timeout|Connection terminated|connect ETIMEDOUT|EPIPE/i.test(
-    message,
-  );
-}
-
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
   try {
-    return await work();
+    return await WaitClock.measure(work);
   } catch (error) {
     if (error instanceof IsogateError) throw error;
     if (isConnectionFailure(error)) throw new StoreUnavailableError('postgres');

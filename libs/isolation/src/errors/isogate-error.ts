@@ -18,6 +18,12 @@ export const ERROR_CODES = [
   'document_too_large',
   'unprocessable',
   'rate_limited',
+  'token_quota_exceeded',
+  'model_not_found',
+  'context_length_exceeded',
+  'upstream_error',
+  'upstream_timeout',
+  'client_closed_request',
   'store_unavailable',
   'internal_error',
 ] as const;

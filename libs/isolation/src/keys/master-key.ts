@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 
 /** Stores whose per-tenant credentials are derived from the master key. */
 export type CredentialStore = 'qdrant' | 'falkordb' | 'redis' | 'pseudonym';
@@ -10,7 +16,7 @@ const TAG_BYTES = 16;
  * Seals `plaintext` with AES-256-GCM under `key`, binding `aad` (the tenant id) so a record
  * copied into another tenant's rows fails to open. Layout: nonce | tag | ciphertext.
  */
-export function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+export function seal(key: Buffer | KeyObject, plaintext: Buffer, aad: string): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -19,7 +25,7 @@ export function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
 }
 
 /** Opens what `seal` produced; throws when the key, the associated data or a byte is wrong. */
-export function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+export function open(key: Buffer | KeyObject, sealed: Buffer, aad: string): Buffer {
   if (sealed.length < NONCE_BYTES + TAG_BYTES) throw new Error('sealed value is too short');
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
   decipher.setAAD(Buffer.from(aad, 'utf8'));

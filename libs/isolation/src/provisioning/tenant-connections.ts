@@ -24,12 +24,25 @@ export function isConnectionLost(error: unknown): boolean {
 
 /** An error reply of a Redis-protocol server (ioredis or node-redis), not a transport failure. */
 export function isServerReply(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return ['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError'].includes(error.constructor.name);
+  const name = (error as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return ['ReplyError', 'ErrorReply', 'SimpleError', 'BlobError'].includes(String(name));
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * An error's message. Read as a property, not through `instanceof Error`, which is false for
+ * errors made in another realm (Node's own socket errors under a test runner's VM context).
+ */
+export function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
+/** A store call that did not settle in time; its connection has been dropped. */
+export class StoreCallTimeout extends Error {
+  constructor() {
+    super('store call timed out');
+    this.name = 'StoreCallTimeout';
+  }
 }
 
 /** How a store's per-tenant connections are opened, closed and re-authorized. */
@@ -41,7 +54,15 @@ export interface TenantConnectionsOptions<C> {
   readonly close: (connection: C) => Promise<void>;
   /** Re-creates the tenant's store user (through the provisioner's admin connection). */
   readonly recreateUser: (tenantId: string) => Promise<void>;
+  /**
+   * A call that has not settled after this long fails with `StoreCallTimeout` and its
+   * connection is dropped: a hung store (a partition, a stalled socket) must answer 503, not
+   * hold the request until it returns. Default 5 s.
+   */
+  readonly callTimeoutMs?: number;
 }
+
+const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 
 interface Slot<C> {
   readonly connection: Promise<C>;
@@ -95,12 +116,22 @@ export class TenantConnections<C> {
   private async once<T>(tenantId: string, work: (connection: C) => Promise<T>): Promise<T> {
     const slot = this.slotOf(tenantId);
     slot.busy += 1;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreCallTimeout()),
+        this.options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+      );
+    });
     try {
-      return await work(await slot.connection);
+      return await Promise.race([slot.connection.then(work), timeout]);
     } catch (error) {
-      if (isAuthFailure(error) || isConnectionLost(error)) this.forget(tenantId, slot);
+      if (isAuthFailure(error) || isConnectionLost(error) || error instanceof StoreCallTimeout) {
+        this.forget(tenantId, slot);
+      }
       throw error;
     } finally {
+      clearTimeout(timer);
       slot.busy -= 1;
       if (slot.retired && slot.busy === 0) this.shut(slot);
     }

@@ -23,6 +23,9 @@ export class PostgresPools implements StoreProbe {
       connectionString: options.url,
       max: options.poolMax,
       connectionTimeoutMillis: 2_000,
+      // A query that has not answered in 5 s fails (503) instead of holding its request until a
+      // hung server returns; the connection is then destroyed (see inTransaction).
+      query_timeout: 5_000,
       idleTimeoutMillis: 30_000,
       application_name: 'isogate-gateway',
     });

@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
 
 /** Socket failures after which a request may be sent again (see `QdrantHttp.call`). */
@@ -23,6 +24,19 @@ export class QdrantHttp {
    */
   async call(token: string, method: 'POST' | 'PUT', path: string, body: unknown): Promise<unknown> {
     const payload = JSON.stringify(body);
+    return WaitClock.measure(() => this.send(token, method, path, payload));
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  private async send(
+    token: string,
+    method: 'POST' | 'PUT',
+    path: string,
+    payload: string,
+  ): Promise<unknown> {
     try {
       return await this.once(token, method, path, payload);
     } catch (error) {
@@ -31,10 +45,6 @@ export class QdrantHttp {
         throw this.unavailable(again);
       });
     }
-  }
-
-  async close(): Promise<void> {
-    await this.#pool.close();
   }
 
   private async once(

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import type { ChatCompletion, Citation } from './chat.schemas.js';
+import type { Passage } from './context-window.js';
+
+/** A finished answer, before it is shaped for the wire. */
+export interface Answer {
+  readonly text: string;
+  readonly finishReason: string;
+  readonly citations: readonly Citation[];
+  readonly extractive: boolean;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** Passages an extractive answer quotes. */
+const EXTRACTIVE_PASSAGES = 3;
+
+/**
+ * The answer when no model is configured: the best passages themselves, numbered like the
+ * citations, and said to be extractive so no one mistakes them for a generated answer.
+ */
+export function extractiveText(passages: readonly Passage[]): string {
+  const best = passages.slice(0, EXTRACTIVE_PASSAGES);
+  if (best.length === 0) {
+    return 'No language model is configured, and no passage of your documents matches the question.';
+  }
+  const quoted = best.map((p, i) => `[${i + 1}] ${p.title}\n${p.text}`).join('\n\n');
+  return `No language model is configured; these are the best matching passages of your documents.\n\n${quoted}`;
+}
+
+/**
+ * The passages an answer cites: those it refers to as `[n]`, or, when it refers to none, every
+ * passage it was given (the answer was grounded in all of them).
+ */
+export function citationsOf(text: string, passages: readonly Passage[]): Citation[] {
+  const referenced = new Set<number>();
+  for (const match of text.matchAll(/\[(\d{1,3})\]/g)) {
+    const n = Number(match[1]);
+    if (n >= 1 && n <= passages.length) referenced.add(n);
+  }
+  const cited =
+    referenced.size > 0 ? [...referenced].sort((a, b) => a - b) : passages.map((_, i) => i + 1);
+  return cited.map((n) => {
+    const p = passages[n - 1] as Passage;
+    return { document_id: p.document_id, chunk_index: p.chunk_index, title: p.title };
+  });
+}
+
+/** The non-streaming response. */
+export function completionOf(model: string, answer: Answer): ChatCompletion {
+  return {
+    id: `chatcmpl-${randomUUID()}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: answer.text, refusal: null },
+        finish_reason: answer.finishReason,
+        logprobs: null,
+      },
+    ],
+    usage: usageOf(answer),
+    citations: answer.citations,
+    extractive: answer.extractive,
+  };
+}
+
+/** Characters per streamed content chunk. */
+const PIECE = 64;
+
+/**
+ * The streaming response as server-sent events: a role chunk, the content in pieces, the
+ * finish chunk, an optional usage chunk, then `[DONE]`. The last chunk before `[DONE]` carries
+ * `citations` (API.md). The whole answer exists before the first byte is sent: its audit event
+ * must be committed first.
+ */
+export function eventStreamOf(model: string, answer: Answer, includeUsage: boolean): string {
+  const base = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model };
+  const chunk = (choices: unknown[], extra: object = {}): string =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+  const delta = (d: object, finish: string | null = null) => [
+    { index: 0, delta: d, finish_reason: finish, logprobs: null },
+  ];
+  const last = { citations: answer.citations, extractive: answer.extractive };
+  const events = [chunk(delta({ role: 'assistant', content: '' }))];
+  for (const piece of pieces(answer.text)) events.push(chunk(delta({ content: piece })));
+  events.push(chunk(delta({}, answer.finishReason), includeUsage ? {} : last));
+  if (includeUsage) events.push(chunk([], { usage: usageOf(answer), ...last }));
+  events.push('data: [DONE]\n\n');
+  return events.join('');
+}
+
+function pieces(text: string): string[] {
+  const result: string[] = [];
+  // By code point, so a piece never ends inside a surrogate pair.
+  const points = Array.from(text);
+  for (let i = 0; i < points.length; i += PIECE) result.push(points.slice(i, i + PIECE).join(''));
+  return result;
+}
+
+function usageOf(answer: Answer): ChatCompletion['usage'] {
+  return {
+    prompt_tokens: answer.promptTokens,
+    completion_tokens: answer.completionTokens,
+    total_tokens: answer.promptTokens + answer.completionTokens,
+  };
+}

@@ -1,0 +1,113 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { canonicalJson, type InteractionChunk } from '@isogate/audit';
+import { QuotaStore, TenantContext, TenantDb, TenantKeys } from '@isogate/isolation';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import type { Citation } from './chat.schemas.js';
+
+/** An answer as the cache keeps it: enough to answer again and to audit the hit. */
+export interface CachedAnswer {
+  readonly text: string;
+  readonly finishReason: string;
+  readonly citations: readonly Citation[];
+  readonly extractive: boolean;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** What the model saw for the original answer, for the hit's interaction record. */
+  readonly prompt: string;
+  readonly chunks: readonly InteractionChunk[];
+}
+
+/** Everything an answer depends on, besides the tenant (the keyspace) and its corpus version. */
+export interface CacheKeyParts {
+  readonly model: string;
+  readonly messages: unknown;
+  readonly retrieval: unknown;
+  readonly sampling: unknown;
+  readonly roles: readonly string[];
+}
+
+interface Envelope {
+  readonly tenant_id: string;
+  readonly body: string;
+  readonly mac: string;
+}
+
+const KEY_PURPOSE = 'chat-cache-key';
+const MAC_PURPOSE = 'chat-cache-entry';
+
+/**
+ * Chat answers cached in the tenant's own Redis keyspace (reached as the tenant's ACL user).
+ * The key is a MAC under the tenant's key of everything the answer depends on, including the
+ * tenant's corpus version (bumped by every document change) and the caller's roles, so a key
+ * reveals nothing and cannot be computed for another tenant. An entry is sealed with the
+ * tenant's data key and carries its tenant id and a MAC; one that fails either check is a miss.
+ * Redis being down makes every lookup a miss and every store a no-op: the cache is skipped.
+ */
+@Injectable()
+export class ChatCache {
+  readonly #logger = new Logger(ChatCache.name);
+  readonly #ttlSeconds: number;
+
+  constructor(
+    // The quotas' guarded path to the tenant's Redis: a short timeout, and a circuit breaker
+    // that skips Redis for a while after a failure, so a Redis outage costs chat nothing.
+    @Inject(QuotaStore) private readonly redis: QuotaStore,
+    @Inject(TenantKeys) private readonly keys: TenantKeys,
+    @Inject(TenantDb) private readonly db: TenantDb,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.#ttlSeconds = config.llm.cacheTtlSeconds;
+  }
+
+  get enabled(): boolean {
+    return this.#ttlSeconds > 0;
+  }
+
+  /** The cache key suffix for a request of the current tenant. */
+  async keyFor(parts: CacheKeyParts): Promise<string> {
+    const corpus = await this.db.transaction((s) =>
+      s.query<{ version: string }>('SELECT version::text AS version FROM corpus_versions'),
+    );
+    const material = canonicalJson({ corpus_version: corpus[0]?.version ?? '0', ...parts });
+    return `chat:${await this.keys.mac(KEY_PURPOSE, material)}`;
+  }
+
+  /** The cached answer under `key`, or undefined (absent, unreadable, tampered, Redis down). */
+  async get(key: string): Promise<CachedAnswer | undefined> {
+    const raw = await this.redis.attempt((cache) => cache.get(key));
+    if (raw === null || raw === undefined) return undefined;
+    try {
+      const envelope = JSON.parse(raw) as Envelope;
+      const tenantId = TenantContext.requireTenantId();
+      const genuine =
+        envelope.tenant_id === tenantId &&
+        typeof envelope.body === 'string' &&
+        typeof envelope.mac === 'string' &&
+        (await this.keys.verifyMac(
+          MAC_PURPOSE,
+          macInput(tenantId, key, envelope.body),
+          envelope.mac,
+        ));
+      if (!genuine) throw new Error('tenant or MAC mismatch');
+      return JSON.parse(await this.keys.openText(envelope.body)) as CachedAnswer;
+    } catch {
+      // Never the entry itself in the log: it may be someone's attempt at a payload.
+      this.#logger.warn('A chat cache entry failed its integrity check and was ignored');
+      return undefined;
+    }
+  }
+
+  /** Stores a complete answer under `key`; a cache that is down is skipped. */
+  async put(key: string, answer: CachedAnswer): Promise<void> {
+    const tenantId = TenantContext.requireTenantId();
+    const body = await this.keys.sealText(JSON.stringify(answer));
+    const mac = await this.keys.mac(MAC_PURPOSE, macInput(tenantId, key, body));
+    const envelope: Envelope = { tenant_id: tenantId, body, mac };
+    await this.redis.attempt((cache) => cache.set(key, JSON.stringify(envelope), this.#ttlSeconds));
+  }
+}
+
+function macInput(tenantId: string, key: string, body: string): string {
+  return `${tenantId}\n${key}\n${body}`;
+}

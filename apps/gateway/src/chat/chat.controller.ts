@@ -1,0 +1,45 @@
+import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ChangesNothing } from '../audit/audit-scope.interceptor.js';
+import { Roles } from '../auth/decorators.js';
+import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
+import { completionOf, eventStreamOf } from './chat-answer.js';
+import { chatRequestSchema, type ChatCompletion, type ChatRequest } from './chat.schemas.js';
+import { ChatService } from './chat.service.js';
+
+@ApiTags('chat')
+@ApiBearerAuth()
+@Controller('v1/chat/completions')
+export class ChatController {
+  constructor(@Inject(ChatService) private readonly chat: ChatService) {}
+
+  @Post()
+  @HttpCode(200)
+  @Roles('user', 'admin')
+  // No stored document changes; the answer is withheld when its audit event cannot be written.
+  @ChangesNothing()
+  @ApiOperation({ summary: "OpenAI-compatible chat grounded in the tenant's own documents" })
+  @ApiBody({ schema: bodySchema(chatRequestSchema) })
+  async complete(
+    @Body(new ZodPipe(chatRequestSchema)) body: ChatRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ChatCompletion | string> {
+    const answer = await this.chat.answer(body, abortOnDisconnect(reply));
+    if (!body.stream) return completionOf(body.model, answer);
+    void reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('x-accel-buffering', 'no');
+    return eventStreamOf(body.model, answer, body.stream_options?.include_usage === true);
+  }
+}
+
+/** A signal that aborts when the client goes away before its answer, cancelling the model call. */
+function abortOnDisconnect(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}

@@ -1,0 +1,201 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AuditScope, InteractionLog, canonicalJson, sha256Hex } from '@isogate/audit';
+import { countTokens, type ChatModel, type ChatTurn } from '@isogate/embeddings';
+import { applyPii, IsogateError, TenantContext, TenantKeys } from '@isogate/isolation';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig, ModelConfig } from '../config/config.js';
+import { TenantSettings } from '../documents/tenant-settings.js';
+import { QuotaService } from '../quota/quota.service.js';
+import { RetrievalService } from '../retrieval/retrieval.service.js';
+import { removeForeignLinks } from './answer-links.js';
+import { ChatCache, type CachedAnswer } from './chat-cache.js';
+import { citationsOf, extractiveText, type Answer } from './chat-answer.js';
+import type { ChatRequest, ChatRequestMessage } from './chat.schemas.js';
+import { buildContextWindow, renderPassage, type ContextWindow } from './context-window.js';
+import { CHAT_MODEL } from './chat-model.provider.js';
+
+/** Characters of the latest user message used as the retrieval query. */
+const MAX_QUERY_CHARS = 4_000;
+
+/**
+ * Answers a chat request from the caller's tenant only: cache lookup, retrieval (with the
+ * tenant's credentials), the context window, the model (or the extractive answer), links
+ * removed, and the interaction recorded for the request's audit event.
+ */
+@Injectable()
+export class ChatService {
+  readonly #models: ReadonlyMap<string, ModelConfig>;
+
+  constructor(
+    @Inject(RetrievalService) private readonly retrieval: RetrievalService,
+    @Inject(TenantSettings) private readonly settings: TenantSettings,
+    @Inject(TenantKeys) private readonly keys: TenantKeys,
+    @Inject(InteractionLog) private readonly interactions: InteractionLog,
+    @Inject(ChatCache) private readonly cache: ChatCache,
+    @Inject(CHAT_MODEL) private readonly model: ChatModel | null,
+    @Inject(QuotaService) private readonly quota: QuotaService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.#models = new Map(config.llm.models.map((m) => [m.id, m]));
+  }
+
+  /** The answer to `body` for the current caller; `signal` aborts when the caller leaves. */
+  async answer(body: ChatRequest, signal: AbortSignal): Promise<Answer> {
+    const model = this.#models.get(body.model);
+    if (model === undefined) {
+      throw new IsogateError(
+        'model_not_found',
+        `The model "${body.model.slice(0, 200)}" is not offered; see GET /v1/models`,
+      );
+    }
+    const maxTokens =
+      body.max_completion_tokens ?? body.max_tokens ?? this.config.llm.maxOutputTokens;
+    const { pii } = await this.settings.current();
+    // The tenant's PII rules apply to what is sent to the model, as to what is stored.
+    const conversation = body.messages.map((m) => turnOf(m, (text) => applyPii(text, pii).text));
+    const sampling = samplingOf(body);
+    const key = this.cache.enabled
+      ? await this.cache.keyFor({
+          model: model.id,
+          messages: conversation,
+          retrieval: body.retrieval,
+          sampling: { ...sampling, max_tokens: maxTokens },
+          roles: [...TenantContext.require().roles].sort(),
+        })
+      : undefined;
+    const cached = key === undefined ? undefined : await this.cache.get(key);
+    if (cached !== undefined) return this.served(cached, model.id, 'hit');
+    // A cache hit spends no model tokens; anything else needs some left for today.
+    await this.quota.assertTokensAvailable();
+
+    const query = [...conversation].reverse().find((t) => t.role === 'user')?.content ?? '';
+    const { results } = await this.retrieval.retrieve({
+      query: query.slice(-MAX_QUERY_CHARS),
+      top_k: body.retrieval.top_k,
+      expand_graph: body.retrieval.expand_graph,
+      ...(body.retrieval.filter !== undefined ? { filter: body.retrieval.filter } : {}),
+    });
+    const window = buildContextWindow({
+      conversation,
+      passages: results,
+      contextTokens: model.contextTokens,
+      maxTokens,
+    });
+    const fresh = await this.generate(window, model.id, maxTokens, sampling, body.user, signal);
+    if (key !== undefined) {
+      // Cached only once the answer is on record: an answer whose event could not be written
+      // was never given, and must not be served later either.
+      const caller = TenantContext.require();
+      AuditScope.require().afterCommit(() =>
+        TenantContext.run(caller, () => this.cache.put(key, fresh)),
+      );
+    }
+    return this.served(fresh, model.id, key === undefined ? 'off' : 'miss');
+  }
+
+  private async generate(
+    window: ContextWindow,
+    model: string,
+    maxTokens: number,
+    sampling: Sampling,
+    user: string | null | undefined,
+    signal: AbortSignal,
+  ): Promise<CachedAnswer> {
+    const prompt = canonicalJson(window.messages);
+    const chunks = window.passages.map((p, i) => ({
+      document_id: p.document_id,
+      chunk_index: p.chunk_index,
+      sha256: sha256Hex(renderPassage(i + 1, p)),
+    }));
+    if (this.model === null) {
+      const text = removeForeignLinks(extractiveText(window.passages), this.config.llm.linkHosts);
+      const citations = window.passages
+        .slice(0, 3)
+        .map(({ document_id, chunk_index, title }) => ({ document_id, chunk_index, title }));
+      return {
+        text,
+        finishReason: 'stop',
+        citations,
+        extractive: true,
+        promptTokens: 0,
+        completionTokens: countTokens(text),
+        prompt,
+        chunks,
+      };
+    }
+    const reply = await this.model.complete(
+      {
+        model,
+        messages: window.messages,
+        maxTokens,
+        ...sampling,
+        user: await this.pseudonym(user),
+      },
+      signal,
+    );
+    await this.quota.chargeTokens(reply.promptTokens + reply.completionTokens);
+    const text = removeForeignLinks(reply.text, this.config.llm.linkHosts);
+    return {
+      text,
+      finishReason: reply.finishReason,
+      citations: citationsOf(text, window.passages),
+      extractive: false,
+      promptTokens: reply.promptTokens || window.promptTokens,
+      completionTokens: reply.completionTokens || countTokens(reply.text),
+      prompt,
+      chunks,
+    };
+  }
+
+  /** Records the interaction (with the provenance of the original answer on a hit). */
+  private async served(
+    answer: CachedAnswer,
+    model: string,
+    cache: 'hit' | 'miss' | 'off',
+  ): Promise<Answer> {
+    AuditScope.annotate({ cache, model, extractive: answer.extractive });
+    await this.interactions.record({
+      kind: 'chat',
+      prompt: answer.prompt,
+      chunks: answer.chunks,
+      answer: answer.text,
+      model: answer.extractive ? null : model,
+      tokens_in: cache === 'hit' ? 0 : answer.promptTokens,
+      tokens_out: cache === 'hit' ? 0 : answer.completionTokens,
+    });
+    return answer;
+  }
+
+  /** The end user as the provider sees them: a keyed digest, stable per tenant, unlinkable. */
+  private async pseudonym(user: string | null | undefined): Promise<string> {
+    const { subject } = TenantContext.require();
+    const mac = await this.keys.mac('llm-user', `${subject}\n${user ?? ''}`);
+    return `isogate-${mac.slice(0, 32)}`;
+  }
+}
+
+type Sampling = Pick<
+  Parameters<ChatModel['complete']>[0],
+  'temperature' | 'topP' | 'stop' | 'presencePenalty' | 'frequencyPenalty' | 'seed'
+>;
+
+function samplingOf(body: ChatRequest): Sampling {
+  const sampling: { -readonly [K in keyof Sampling]: Sampling[K] } = {};
+  if (body.temperature != null) sampling.temperature = body.temperature;
+  if (body.top_p != null) sampling.topP = body.top_p;
+  if (body.stop != null) sampling.stop = body.stop;
+  if (body.presence_penalty != null) sampling.presencePenalty = body.presence_penalty;
+  if (body.frequency_penalty != null) sampling.frequencyPenalty = body.frequency_penalty;
+  if (body.seed != null) sampling.seed = body.seed;
+  return sampling;
+}
+
+/** A caller's message as the model gets it: `developer` as `system`, parts joined, PII applied. */
+function turnOf(message: ChatRequestMessage, clean: (text: string) => string): ChatTurn {
+  const text =
+    typeof message.content === 'string'
+      ? message.content
+      : message.content.map((part) => part.text).join('\n');
+  const role = message.role === 'developer' ? 'system' : message.role;
+  return { role, content: clean(text) };
+}

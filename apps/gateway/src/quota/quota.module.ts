@@ -1,0 +1,59 @@
+import { Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import {
+  PostgresPools,
+  QuotaStore,
+  TenantCache,
+  TenantDailyTokens,
+  TenantRequestLimiter,
+  UsageLedger,
+} from '@isogate/isolation';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.js';
+import { QuotaService } from './quota.service.js';
+import { RequestQuota } from './request-quota.js';
+import { RequestQuotaInterceptor } from './request-quota.interceptor.js';
+import { TenantLimits } from './tenant-limits.js';
+import { UsageFlusher } from './usage-flusher.js';
+
+/**
+ * Per-tenant quotas: requests per minute on every tenant request (a global interceptor), tokens
+ * per day for features (`QuotaService`), and daily usage written to PostgreSQL in batches.
+ */
+@Module({
+  providers: [
+    {
+      provide: QuotaStore,
+      inject: [APP_CONFIG, TenantCache],
+      useFactory: (c: AppConfig, cache: TenantCache) =>
+        new QuotaStore({
+          cache,
+          commandTimeoutMs: c.quota.redisTimeoutMs,
+          retryAfterMs: c.quota.redisRetryMs,
+        }),
+    },
+    {
+      provide: TenantRequestLimiter,
+      inject: [QuotaStore],
+      useFactory: (store: QuotaStore) => new TenantRequestLimiter(store),
+    },
+    {
+      provide: TenantDailyTokens,
+      inject: [QuotaStore],
+      useFactory: (store: QuotaStore) => new TenantDailyTokens(store),
+    },
+    {
+      provide: UsageLedger,
+      inject: [PostgresPools],
+      useFactory: (pools: PostgresPools) => new UsageLedger(pools.gateway),
+    },
+    TenantLimits,
+    RequestQuota,
+    QuotaService,
+    UsageFlusher,
+    { provide: APP_INTERCEPTOR, useClass: RequestQuotaInterceptor },
+  ],
+  // QuotaStore: the chat cache reaches Redis through the same timeout and circuit breaker.
+  exports: [QuotaService, QuotaStore],
+})
+export class QuotaModule {}

@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { QuotaStore, TenantDailyTokens, UsageLedger } from '@isogate/isolation';
+import { tokenQuotaExceeded } from './quota-errors.js';
+import { TenantLimits } from './tenant-limits.js';
+
+/**
+ * The current tenant's daily token quota (`tokens_per_day`), for features that spend model
+ * tokens (chat). Both methods read the tenant from the context.
+ */
+@Injectable()
+export class QuotaService {
+  constructor(
+    @Inject(TenantLimits) private readonly limits: TenantLimits,
+    @Inject(TenantDailyTokens) private readonly tokens: TenantDailyTokens,
+    @Inject(UsageLedger) private readonly ledger: UsageLedger,
+    @Inject(QuotaStore) private readonly store: QuotaStore,
+  ) {}
+
+  /**
+   * Throws `token_quota_exceeded` (429, Retry-After = seconds until the UTC day ends) when the
+   * current tenant has used up today's `tokens_per_day`; a tenant without one has no limit.
+   */
+  async assertTokensAvailable(): Promise<void> {
+    const { tokens_per_day: limit } = await this.limits.current();
+    if (limit === undefined) return;
+    if ((await this.tokens.usedToday()) >= limit) throw tokenQuotaExceeded(this.store.now());
+  }
+
+  /**
+   * Adds `tokens` (a non-negative integer) used by the current request to today's count in
+   * Redis, atomically, and to the tenant's daily usage in PostgreSQL (written in batches).
+   */
+  async chargeTokens(tokens: number): Promise<void> {
+    this.ledger.recordTokens(tokens);
+    await this.tokens.charge(tokens);
+  }
+}

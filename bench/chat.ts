@@ -1,0 +1,141 @@
+// bench/chat: chat completions through the gateway against the same request sent straight to a
+// test LLM that answers at once, with autocannon at a fixed rate (warm-up, arms interleaved,
+// five runs), plus the gateway's own overhead (`x-gateway-overhead-ms`), cache hits, sequential
+// sub-millisecond probes and the maximum throughput. The LLM and the load generator run in
+// their own processes; the gateway runs in this one.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createGateway } from '../apps/gateway/src/gateway.js';
+import type { LoadArm } from './chat-load.js';
+import { benchConfig, benchSigner, quantile } from './support.js';
+
+const RATE = Number(process.env.BENCH_CHAT_RATE ?? 200);
+const RUNS = Number(process.env.BENCH_CHAT_RUNS ?? 5);
+const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 10);
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+async function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  for await (const line of lines) return line;
+  throw new Error('the child process printed nothing');
+}
+
+async function load(arm: LoadArm): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [here('./chat-load.js'), JSON.stringify(arm)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(await firstLine(child)) as Record<string, number>;
+}
+
+const llmProcess = spawn(process.execPath, [here('./chat-llm.js')], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const { url: llmUrl } = JSON.parse(await firstLine(llmProcess)) as { url: string };
+const common = { LLM_BASE_URL: llmUrl, LLM_MODEL: 'bench-chat', LLM_MAX_RETRIES: '0' };
+const cached = await createGateway(benchConfig(common));
+await cached.listen({ host: '127.0.0.1', port: 0 });
+const uncached = await createGateway(benchConfig({ ...common, CHAT_CACHE_TTL_SECONDS: '0' }));
+await uncached.listen({ host: '127.0.0.1', port: 0 });
+const urlOf = (app: typeof cached) => {
+  const address = app.getHttpServer().address();
+  return `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+};
+
+const sign = benchSigner('bench-chat');
+const tenant = `bench-chat-${Date.now().toString(36)}`;
+const operator = await sign({ msp_id: 'bench-msp', roles: ['operator'] });
+const post = async (url: string, token: string, body: unknown) => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return response.json();
+};
+await post(`${urlOf(cached)}/v1/tenants`, operator, { id: tenant, name: tenant });
+const admin = await sign({ tenant_id: tenant, roles: ['admin'] });
+for (let i = 0; i < 20; i++) {
+  await post(`${urlOf(cached)}/v1/documents`, admin, {
+    id: `doc-${i}`,
+    title: `Cardiology protocol ${i}`,
+    text: `Protocol ${i}. Transcatheter aortic valve replacement is preferred for elderly patients with severe aortic stenosis and high surgical risk. `.repeat(
+      6,
+    ),
+  });
+}
+const user = await sign({ tenant_id: tenant, roles: ['user'] });
+const body = {
+  model: 'bench-chat',
+  messages: [{ role: 'user', content: 'When is transcatheter valve replacement preferred?' }],
+  max_tokens: 256,
+};
+const headers = { authorization: `Bearer ${user}` };
+const arms = {
+  direct: { url: `${llmUrl}/chat/completions`, headers: {}, body },
+  gateway: { url: `${urlOf(uncached)}/v1/chat/completions`, headers, body },
+  'cache hit': { url: `${urlOf(cached)}/v1/chat/completions`, headers, body },
+} as const;
+await post(arms['cache hit'].url, user, body); // fills the cache
+
+type Row = Record<string, number>;
+const runs: Record<keyof typeof arms, Row[]> = { direct: [], gateway: [], 'cache hit': [] };
+for (let run = 1; run <= RUNS; run++) {
+  for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
+    const row = await load({ mode: 'rate', rate: RATE, seconds: SECONDS, ...arms[name] });
+    runs[name].push(row);
+    console.error(`run ${run} ${name}: ${JSON.stringify(row)}`);
+  }
+}
+const median = (rows: Row[], key: string) =>
+  quantile(
+    rows.map((r) => r[key] ?? NaN),
+    0.5,
+  );
+const probes: Record<string, Row> = {};
+for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
+  probes[name] = await load({ mode: 'probe', requests: 2_000, ...arms[name] });
+}
+const max: Record<string, Row> = {};
+for (const name of ['direct', 'gateway', 'cache hit'] as const) {
+  max[name] = await load({ mode: 'max', seconds: SECONDS, ...arms[name] });
+}
+
+const f = (n: number | undefined, digits = 2) =>
+  n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
+console.log(
+  `\nchat at ${RATE} req/s, ${RUNS} interleaved runs of ${SECONDS} s (medians across runs)\n`,
+);
+console.log(
+  '| arm | p50 ms | p99 ms | non-2xx | overhead p50 ms | overhead p99 ms | probe p50 ms | probe p99 ms | max req/s |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
+  const rows = runs[name];
+  console.log(
+    `| ${name} | ${f(median(rows, 'p50'), 0)} | ${f(median(rows, 'p99'), 0)} | ${rows.reduce((s, r) => s + (r.non2xx ?? 0) + (r.errors ?? 0), 0)} | ` +
+      `${f(median(rows, 'overheadP50'), 3)} | ${f(median(rows, 'overheadP99'), 3)} | ${f(probes[name]?.p50, 3)} | ${f(probes[name]?.p99, 3)} | ${f(max[name]?.rps, 0)} |`,
+  );
+}
+const delta = (key: string) => median(runs.gateway, key) - median(runs.direct, key);
+console.log(
+  `\ngateway - direct at ${RATE} req/s: Δp50 ${f(delta('p50'), 0)} ms, Δp99 ${f(delta('p99'), 0)} ms (autocannon, whole ms)`,
+);
+console.log(
+  `gateway - direct, sequential probe: Δp50 ${f((probes.gateway?.p50 ?? NaN) - (probes.direct?.p50 ?? NaN), 3)} ms, Δp99 ${f((probes.gateway?.p99 ?? NaN) - (probes.direct?.p99 ?? NaN), 3)} ms`,
+);
+console.log(
+  `overhead goal (p50 <= 1 ms, p99 <= 3 ms at ${RATE} req/s): p50 ${f(median(runs.gateway, 'overheadP50'), 3)}, p99 ${f(median(runs.gateway, 'overheadP99'), 3)}`,
+);
+console.log(
+  `cache-hit goal (p50 <= 1.5 ms with the durable audit write): probe p50 ${f(probes['cache hit']?.p50, 3)} ms`,
+);
+
+await fetch(`${urlOf(cached)}/v1/tenants/${tenant}`, {
+  method: 'DELETE',
+  headers: { authorization: `Bearer ${operator}` },
+});
+await cached.close();
+await uncached.close();
+llmProcess.kill('SIGTERM');

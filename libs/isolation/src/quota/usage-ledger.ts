@@ -1,0 +1,115 @@
+import type pg from 'pg';
+import { TenantContext } from '../context/tenant-context.js';
+import { inTransaction } from '../db/sql-session.js';
+import { utcDay } from './utc-day.js';
+
+/** Requests and tokens of one tenant on one day, not yet written. */
+interface PendingDay {
+  requests: number;
+  tokens: number;
+}
+
+/** What one flush wrote, and what it has to try again. */
+export interface UsageFlushResult {
+  readonly tenants: number;
+  readonly failed: number;
+}
+
+// The tenant's own row decides (through its row policy) whether usage may still be written: a
+// tenant being deleted, or gone, gets no row back after its deletion removed its usage.
+const UPSERT = `
+  INSERT INTO usage_daily (tenant_id, day, requests, tokens)
+  SELECT $1, u.day::date, u.requests, u.tokens
+    FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS u(day, requests, tokens)
+   WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND status <> 'deleting')
+  ON CONFLICT (tenant_id, day) DO UPDATE
+    SET requests = usage_daily.requests + EXCLUDED.requests,
+        tokens = usage_daily.tokens + EXCLUDED.tokens`;
+
+/** Tenants whose usage is written at the same time, each in its own transaction. */
+const FLUSH_CONCURRENCY = 4;
+
+/**
+ * Daily usage per tenant (`usage_daily`), counted in memory on the request path and written in
+ * batches by `flush`, so no request waits on a PostgreSQL transaction for it. Each tenant's
+ * rows are written in a transaction scoped to that tenant (row-level security applies); a
+ * tenant whose write fails keeps its counts for the next flush.
+ */
+export class UsageLedger {
+  #pending = new Map<string, Map<string, PendingDay>>();
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Counts one request of the current tenant, today. */
+  recordRequest(): void {
+    this.add(TenantContext.requireTenantId(), utcDay(this.now()), 1, 0);
+  }
+
+  /** Counts `tokens` used by the current tenant, today. */
+  recordTokens(tokens: number): void {
+    if (!Number.isSafeInteger(tokens) || tokens < 0) throw new RangeError('Invalid token count');
+    if (tokens > 0) this.add(TenantContext.requireTenantId(), utcDay(this.now()), 0, tokens);
+  }
+
+  /** Tenants with counts not written yet. */
+  get pendingTenants(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Writes everything counted before this call. Flushes run one after another, so when the
+   * returned promise settles, what was counted before the call is written or queued again.
+   */
+  flush(): Promise<UsageFlushResult> {
+    const run = this.#tail.then(() => this.flushOnce());
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushOnce(): Promise<UsageFlushResult> {
+    const batch = [...this.#pending];
+    this.#pending = new Map();
+    let failed = 0;
+    for (let i = 0; i < batch.length; i += FLUSH_CONCURRENCY) {
+      const slice = batch.slice(i, i + FLUSH_CONCURRENCY);
+      const results = await Promise.allSettled(slice.map(([t, days]) => this.write(t, days)));
+      results.forEach((result, index) => {
+        const entry = slice[index];
+        if (result.status === 'fulfilled' || entry === undefined) return;
+        failed += 1;
+        for (const [day, counts] of entry[1]) {
+          this.add(entry[0], day, counts.requests, counts.tokens);
+        }
+      });
+    }
+    return { tenants: batch.length, failed };
+  }
+
+  private async write(tenantId: string, days: Map<string, PendingDay>): Promise<void> {
+    const rows = [...days];
+    await inTransaction(this.pool, { tenantId }, (session) =>
+      session.execute(UPSERT, [
+        tenantId,
+        rows.map(([day]) => day),
+        rows.map(([, c]) => c.requests),
+        rows.map(([, c]) => c.tokens),
+      ]),
+    );
+  }
+
+  private add(tenantId: string, day: string, requests: number, tokens: number): void {
+    let days = this.#pending.get(tenantId);
+    if (days === undefined) {
+      days = new Map();
+      this.#pending.set(tenantId, days);
+    }
+    const counts = days.get(day) ?? { requests: 0, tokens: 0 };
+    counts.requests += requests;
+    counts.tokens += tokens;
+    days.set(day, counts);
+  }
+}
