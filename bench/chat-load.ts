@@ -1,10 +1,17 @@
 // The load generator of bench/chat, in its own process (the gateway under test runs in the
-// parent's). Given one arm as JSON on argv, it either runs autocannon at a fixed rate and
-// reports latency and the gateway's `x-gateway-overhead-ms` header, or (probe) sends requests
-// one at a time and reports sub-millisecond latency, which autocannon's histogram cannot.
+// parent's). Given one arm as JSON on argv, it runs one of:
+// - rate: an open loop at a fixed rate (open-loop.ts), reporting latency from when each request
+//   was due and the gateway's `x-gateway-overhead-ms` header. Not autocannon's `overallRate`:
+//   that gives each connection a budget per second which it spends back to back as soon as the
+//   second starts, so "200 requests/s" arrives as a burst of 32 concurrent requests at the top
+//   of every second followed by silence, and what it measures is the queue of that burst.
+// - max: autocannon, closed loop, 16 connections: the most the server completes per second.
+// - probe: one request at a time, for sub-millisecond latency without load.
 import autocannon from 'autocannon';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { openLoop } from './open-loop.js';
+import { quantile } from './support.js';
 
 /** What the parent asks for. */
 export interface LoadArm {
@@ -18,43 +25,49 @@ export interface LoadArm {
 }
 
 const arm = JSON.parse(process.argv[2] ?? '{}') as LoadArm;
-const quantile = (values: number[], q: number) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ??
-  NaN;
 
-async function cannon(seconds: number, rate?: number) {
-  const overhead: number[] = [];
+async function maxRate(seconds: number) {
   const result = await autocannon({
     url: arm.url,
     method: 'POST',
     headers: { ...arm.headers, 'content-type': 'application/json' },
     body: JSON.stringify(arm.body),
-    connections: rate === undefined ? 16 : 32,
+    connections: 16,
     duration: seconds,
-    ...(rate !== undefined ? { overallRate: rate } : {}),
-    requests: [
-      {
-        onResponse: (
-          _status: number,
-          _body: string,
-          _context: unknown,
-          headers: Record<string, string>,
-        ) => {
-          const value = headers['x-gateway-overhead-ms'];
-          if (value !== undefined) overhead.push(Number(value));
-        },
-      },
-    ],
-  } as autocannon.Options);
+  });
+  return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors };
+}
+
+async function fixedRate(rate: number, seconds: number) {
+  const url = new URL(arm.url);
+  // Enough connections that the client never waits for one at this rate.
+  const pool = new Pool(url.origin, { connections: 256 });
+  const body = JSON.stringify(arm.body);
+  const headers = { ...arm.headers, 'content-type': 'application/json' };
+  const send = async () => {
+    try {
+      const response = await pool.request({ method: 'POST', path: url.pathname, headers, body });
+      await response.body.text();
+      const overhead = response.headers['x-gateway-overhead-ms'];
+      return { status: response.statusCode, overhead: Number(overhead ?? NaN) };
+    } catch {
+      return { status: 0, overhead: NaN };
+    }
+  };
+  await openLoop(send, rate, 2); // warm-up, not reported
+  const { timed, maxLagMs } = await openLoop(send, rate, seconds);
+  await pool.close();
+  const overhead = timed.map((t) => t.outcome.overhead).filter((o) => !Number.isNaN(o));
+  const latency = timed.map((t) => t.latencyMs);
   return {
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    mean: result.latency.mean,
-    rps: result.requests.average,
-    non2xx: result.non2xx,
-    errors: result.errors,
+    p50: quantile(latency, 0.5),
+    p99: quantile(latency, 0.99),
+    rps: timed.length / seconds,
+    non2xx: timed.filter((t) => t.outcome.status !== 0 && t.outcome.status !== 200).length,
+    errors: timed.filter((t) => t.outcome.status === 0).length,
     overheadP50: quantile(overhead, 0.5),
     overheadP99: quantile(overhead, 0.99),
+    clientLagMs: maxLagMs,
   };
 }
 
@@ -80,11 +93,13 @@ async function probe(count: number) {
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), failed };
 }
 
-if (arm.mode === 'probe') {
-  process.stdout.write(`${JSON.stringify(await probe(arm.requests ?? 1_000))}\n`);
-} else {
-  await cannon(2, arm.rate); // warm-up, not reported
-  process.stdout.write(
-    `${JSON.stringify(await cannon(arm.seconds ?? 10, arm.mode === 'rate' ? arm.rate : undefined))}\n`,
-  );
+async function run(): Promise<object> {
+  const seconds = arm.seconds ?? 10;
+  if (arm.mode === 'probe') return probe(arm.requests ?? 1_000);
+  if (arm.mode === 'rate') return fixedRate(arm.rate ?? 200, seconds);
+  await maxRate(2); // warm-up, not reported
+  return maxRate(seconds);
 }
+
+const result = await run();
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,7 +1,7 @@
 // bench/chat: chat completions through the gateway against the same request sent straight to a
-// test LLM that answers at once, with autocannon at a fixed rate (warm-up, arms interleaved,
+// test LLM that answers at once, at a fixed rate in an open loop (warm-up, arms interleaved,
 // five runs), plus the gateway's own overhead (`x-gateway-overhead-ms`), cache hits, sequential
-// sub-millisecond probes and the maximum throughput. The LLM and the load generator run in
+// sub-millisecond probes and the maximum throughput (autocannon, closed loop). The LLM and the load generator run in
 // their own processes; the gateway runs in this one.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -108,19 +108,20 @@ console.log(
   `\nchat at ${RATE} req/s, ${RUNS} interleaved runs of ${SECONDS} s (medians across runs)\n`,
 );
 console.log(
-  '| arm | p50 ms | p99 ms | non-2xx | overhead p50 ms | overhead p99 ms | probe p50 ms | probe p99 ms | max req/s |',
+  '| arm | p50 ms | p99 ms | non-2xx | overhead p50 ms | overhead p99 ms | client lag ms | probe p50 ms | probe p99 ms | max req/s |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
   const rows = runs[name];
   console.log(
-    `| ${name} | ${f(median(rows, 'p50'), 0)} | ${f(median(rows, 'p99'), 0)} | ${rows.reduce((s, r) => s + (r.non2xx ?? 0) + (r.errors ?? 0), 0)} | ` +
-      `${f(median(rows, 'overheadP50'), 3)} | ${f(median(rows, 'overheadP99'), 3)} | ${f(probes[name]?.p50, 3)} | ${f(probes[name]?.p99, 3)} | ${f(max[name]?.rps, 0)} |`,
+    `| ${name} | ${f(median(rows, 'p50'), 2)} | ${f(median(rows, 'p99'), 2)} | ${rows.reduce((s, r) => s + (r.non2xx ?? 0) + (r.errors ?? 0), 0)} | ` +
+      `${f(median(rows, 'overheadP50'), 3)} | ${f(median(rows, 'overheadP99'), 3)} | ${f(Math.max(...rows.map((r) => r.clientLagMs ?? 0)), 1)} | ` +
+      `${f(probes[name]?.p50, 3)} | ${f(probes[name]?.p99, 3)} | ${f(max[name]?.rps, 0)} |`,
   );
 }
 const delta = (key: string) => median(runs.gateway, key) - median(runs.direct, key);
 console.log(
-  `\ngateway - direct at ${RATE} req/s: Δp50 ${f(delta('p50'), 0)} ms, Δp99 ${f(delta('p99'), 0)} ms (autocannon, whole ms)`,
+  `\ngateway - direct at ${RATE} req/s: Δp50 ${f(delta('p50'), 2)} ms, Δp99 ${f(delta('p99'), 2)} ms (open loop)`,
 );
 console.log(
   `gateway - direct, sequential probe: Δp50 ${f((probes.gateway?.p50 ?? NaN) - (probes.direct?.p50 ?? NaN), 3)} ms, Δp99 ${f((probes.gateway?.p99 ?? NaN) - (probes.direct?.p99 ?? NaN), 3)} ms`,

@@ -5,6 +5,7 @@ import {
   type TenantFixture,
   type TrafficKind,
 } from '../test/support/traffic.js';
+import type { Timed } from './open-loop.js';
 import { quantile } from './support.js';
 
 /** Documents the ingest share rewrites in turn, so the corpus stays the same size over a soak. */
@@ -40,7 +41,8 @@ export interface Traffic {
   readonly sequence: readonly TrafficKind[];
 }
 
-function send(traffic: Traffic, n: number): Promise<Outcome> {
+/** The n-th request of `traffic`. */
+export function send(traffic: Traffic, n: number): Promise<Outcome> {
   const kind = traffic.sequence[n % traffic.sequence.length] as TrafficKind;
   const tenant = traffic.tenants[n % traffic.tenants.length] as TenantFixture;
   return sendKind(traffic.client, kind, tenant, traffic.tenants, n % INGEST_IDS);
@@ -60,55 +62,8 @@ export async function maxThroughput(traffic: Traffic, concurrency: number, secon
   return { rate: outcomes.length / elapsed, outcomes };
 }
 
-/** One request of the open loop: its outcome, and its latency from when it was due. */
-export interface Timed {
-  readonly outcome: Outcome;
-  readonly latencyMs: number;
-  readonly dueAt: number;
-}
-
-/**
- * Open loop: requests are sent at `rate` per second whatever the answers do, and each latency
- * runs from when the request was due (so a slow gateway cannot hide its queueing by slowing
- * the client down). `onTick` is called about once a second.
- */
-export async function openLoop(
-  traffic: Traffic,
-  rate: number,
-  seconds: number,
-  onTick: (elapsedSeconds: number) => void,
-): Promise<{ timed: Timed[]; maxLagMs: number }> {
-  const timed: Timed[] = [];
-  const inflight = new Set<Promise<void>>();
-  const start = performance.now();
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
-  let maxLagMs = 0;
-  let lastTick = 0;
-  while (sent < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - start) / 1_000) * rate));
-    for (; sent < due; sent += 1) {
-      const dueAt = start + (sent * 1_000) / rate;
-      maxLagMs = Math.max(maxLagMs, now - dueAt);
-      const job = send(traffic, sent).then((outcome) => {
-        timed.push({ outcome, latencyMs: performance.now() - dueAt, dueAt: dueAt - start });
-      });
-      inflight.add(job);
-      void job.finally(() => inflight.delete(job));
-    }
-    if (now - lastTick >= 1_000) {
-      lastTick = now;
-      onTick((now - start) / 1_000);
-    }
-    await new Promise((done) => setTimeout(done, 2));
-  }
-  await Promise.all(inflight);
-  return { timed, maxLagMs };
-}
-
 /** p50/p99 and errors per kind of request. */
-export function perRoute(timed: readonly Timed[]) {
+export function perRoute(timed: readonly Timed<Outcome>[]) {
   const kinds = [...new Set(timed.map((t) => t.outcome.kind))];
   return kinds.map((kind) => {
     const mine = timed.filter((t) => t.outcome.kind === kind);

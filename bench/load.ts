@@ -17,7 +17,8 @@ import {
   type TrafficKind,
 } from '../test/support/traffic.js';
 import { startGatewayProcess } from './load-gateway.js';
-import { maxThroughput, mixSequence, openLoop, perRoute, type Traffic } from './load-run.js';
+import { maxThroughput, mixSequence, perRoute, send, type Traffic } from './load-run.js';
+import { openLoop } from './open-loop.js';
 import { benchSigner, quantile } from './support.js';
 
 const { values } = parseArgs({
@@ -90,16 +91,21 @@ try {
   console.log(
     `open loop: ${rate} requests/s for ${values.minutes} min (${((rate / max.rate) * 100).toFixed(0)} % of the measured maximum)`,
   );
-  const { timed, maxLagMs } = await openLoop(traffic, rate, seconds, (elapsed) => {
-    if (elapsed < nextSample) return;
-    nextSample += 5;
-    rss.push({ t: elapsed, kib: gateway.rssKiB() });
-    if (rss.length % 12 === 1) {
-      console.log(
-        `  t=${elapsed.toFixed(0)} s  RSS ${(gateway.rssKiB() / 1024).toFixed(1)} MiB  load ${load()}`,
-      );
-    }
-  });
+  const { timed, maxLagMs } = await openLoop(
+    (n) => send(traffic, n),
+    rate,
+    seconds,
+    (elapsed) => {
+      if (elapsed < nextSample) return;
+      nextSample += 5;
+      rss.push({ t: elapsed, kib: gateway.rssKiB() });
+      if (rss.length % 12 === 1) {
+        console.log(
+          `  t=${elapsed.toFixed(0)} s  RSS ${(gateway.rssKiB() / 1024).toFixed(1)} MiB  load ${load()}`,
+        );
+      }
+    },
+  );
   rss.push({ t: seconds, kib: gateway.rssKiB() });
 
   console.log('\nper route (latency from when each request was due):');
