@@ -215,6 +215,52 @@ describe('TenantDb', () => {
     ).rejects.toThrow();
     expect((await pid())[0]?.pid).not.toBe(first);
   });
+
+  it('scopes a one-round-trip read like a transaction, and ends its settings with it', async () => {
+    const db = new TenantDb(gateway);
+    await expect(db.read('SELECT 1')).rejects.toMatchObject({ code: 'tenant_context_missing' });
+    const seen = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const tenant = i % 2 === 0 ? a : b;
+        return TenantContext.run(tenantCaller(tenant), async () => {
+          const rows = await db.read<{ id: string }>('SELECT id FROM tenants');
+          return { tenant, rows: rows.map((r) => r.id) };
+        });
+      }),
+    );
+    // Each sees its own row (the control) and never the other's.
+    for (const { tenant, rows } of seen) expect(rows).toEqual([tenant]);
+    // The same connection afterwards, outside any transaction: no tenant setting is left.
+    const client = await gateway.connect();
+    try {
+      const { rows } = await client.query<{ tenant: string | null; open: string }>(
+        `SELECT current_setting('app.tenant_id', true) AS tenant,
+                (SELECT count(*)::text FROM documents) AS open`,
+      );
+      expect(rows[0]?.tenant ?? '').toBe('');
+      expect(rows[0]?.open).toBe('0');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('rolls back and discards the connection of a read that failed', async () => {
+    const db = new TenantDb(gateway);
+    const pid = () =>
+      TenantContext.run(tenantCaller(a), () =>
+        db.read<{ pid: number }>('SELECT pg_backend_pid() AS pid'),
+      );
+    const first = (await pid())[0]?.pid;
+    expect((await pid())[0]?.pid).toBe(first);
+    await expect(
+      TenantContext.run(tenantCaller(a), () => db.read('SELECT 1/0')),
+    ).rejects.toMatchObject({ code: '22012' });
+    expect((await pid())[0]?.pid).not.toBe(first);
+    // More than one statement is refused, not half-run.
+    await expect(
+      TenantContext.run(tenantCaller(a), () => db.read('SELECT 1; SELECT 2')),
+    ).rejects.toThrow('exactly one statement');
+  });
 });
 
 describe('the gateway role check at boot', () => {

@@ -66,8 +66,8 @@ export class ChatCache {
 
   /** The cache key suffix for a request of the current tenant. */
   async keyFor(parts: CacheKeyParts): Promise<string> {
-    const corpus = await this.db.transaction((s) =>
-      s.query<{ version: string }>('SELECT version::text AS version FROM corpus_versions'),
+    const corpus = await this.db.read<{ version: string }>(
+      'SELECT version::text AS version FROM corpus_versions',
     );
     const material = canonicalJson({ corpus_version: corpus[0]?.version ?? '0', ...parts });
     return `chat:${await this.keys.mac(KEY_PURPOSE, material)}`;

@@ -59,9 +59,7 @@ export class TenantSettings {
   }
 
   private async load(): Promise<DocumentSettings> {
-    const rows = await this.db.transaction((s) =>
-      s.query<SettingsRow>('SELECT pii, pii_patterns, quotas FROM tenants'),
-    );
+    const rows = await this.db.read<SettingsRow>('SELECT pii, pii_patterns, quotas FROM tenants');
     const row = rows[0];
     const mode = row?.pii ?? 'redact';
     const pii: PiiPolicy = {

@@ -39,7 +39,7 @@ export class TenantLimits {
   private load(tenantId: string): Promise<TenantQuotas> {
     const pending = this.#loading.get(tenantId);
     if (pending !== undefined) return pending;
-    const loading = this.read(tenantId)
+    const loading = this.read()
       .then((quotas) => {
         this.#entries.set(tenantId, { quotas, expires: Date.now() + LIMITS_TTL_MS });
         return quotas;
@@ -49,10 +49,9 @@ export class TenantLimits {
     return loading;
   }
 
-  private async read(tenantId: string): Promise<TenantQuotas> {
-    const rows = await this.db.transaction((s) =>
-      s.query<{ quotas: TenantQuotas }>('SELECT quotas FROM tenants WHERE id = $1', [tenantId]),
-    );
+  private async read(): Promise<TenantQuotas> {
+    // Row-level security shows the current tenant its own row only.
+    const rows = await this.db.read<{ quotas: TenantQuotas }>('SELECT quotas FROM tenants');
     return rows[0]?.quotas ?? {};
   }
 }

@@ -38,6 +38,40 @@ export async function inTransaction<T>(
   settings: SessionSettings,
   fn: (session: SqlSession) => Promise<T>,
 ): Promise<T> {
+  return onClient(pool, async (client) => {
+    await client.query(openStatement(client, settings));
+    const result = await fn(sessionOf(client));
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
+/**
+ * Runs one constant read (`sql` is a single SELECT written in the code, never built from
+ * input, and takes no parameters) in its own transaction with the given settings, in one
+ * round trip: BEGIN, the settings, the read and COMMIT travel as one simple query. For the
+ * small per-request reads whose three round trips would otherwise cost more than the read.
+ */
+export async function readInTransaction<Row extends object>(
+  pool: pg.Pool,
+  settings: SessionSettings,
+  sql: string,
+): Promise<Row[]> {
+  return onClient(pool, async (client) => {
+    // BEGIN, the settings' SELECT, the read, COMMIT: one result each.
+    const results = (await client.query(
+      `${openStatement(client, settings)}; ${sql}; COMMIT`,
+    )) as unknown as pg.QueryResult<Row>[];
+    const read = results[2];
+    if (results.length !== 4 || read === undefined) {
+      throw new Error('readInTransaction takes exactly one statement');
+    }
+    return read.rows;
+  });
+}
+
+/** Runs `work` on a client of the pool; a failure destroys the client and rolls back. */
+async function onClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
   // A checked-out client whose connection dies emits 'error'; with no listener that would end
@@ -47,10 +81,7 @@ export async function inTransaction<T>(
   };
   client.on('error', onError);
   try {
-    await client.query(openStatement(client, settings));
-    const result = await fn(sessionOf(client));
-    await client.query('COMMIT');
-    return result;
+    return await work(client);
   } catch (error) {
     failure = failure ?? (error instanceof Error ? error : new Error(String(error)));
     // On a connection that is gone or hung, a ROLLBACK would only wait out another timeout;

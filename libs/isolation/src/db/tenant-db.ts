@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { TenantContext, TENANT_ID_PATTERN } from '../context/tenant-context.js';
 import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
-import { inTransaction, isConnectionFailure, type SqlSession } from './sql-session.js';
+import {
+  inTransaction,
+  isConnectionFailure,
+  readInTransaction,
+  type SqlSession,
+} from './sql-session.js';
 
 export { isConnectionFailure } from './sql-session.js';
 
@@ -29,6 +34,15 @@ export class TenantDb {
   async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const tenantId = TenantContext.requireTenantId();
     return guarded(() => inTransaction(this.pool, { tenantId }, fn));
+  }
+
+  /**
+   * One constant read (a single SELECT without parameters) scoped to the current tenant, in
+   * one round trip. Row-level security limits it as it limits `transaction`.
+   */
+  async read<Row extends object>(sql: string): Promise<Row[]> {
+    const tenantId = TenantContext.requireTenantId();
+    return guarded(() => readInTransaction<Row>(this.pool, { tenantId }, sql));
   }
 }
 

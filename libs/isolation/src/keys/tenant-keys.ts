@@ -101,10 +101,8 @@ export class TenantKeys {
   }
 
   private async load(tenantId: string): Promise<DataKey> {
-    const rows = await this.db.transaction((session) =>
-      session.query<{ wrapped_key: Buffer }>(
-        'SELECT wrapped_key FROM tenant_keys ORDER BY version DESC LIMIT 1',
-      ),
+    const rows = await this.db.read<{ wrapped_key: Buffer }>(
+      'SELECT wrapped_key FROM tenant_keys ORDER BY version DESC LIMIT 1',
     );
     const wrapped = rows[0]?.wrapped_key;
     // A tenant without a key is one whose key was destroyed (deletion): its data is gone.
