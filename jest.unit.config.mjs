@@ -4,5 +4,5 @@ import { base } from './jest.config.base.mjs';
 export default {
   ...base,
   displayName: 'unit',
-  testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'],
+  testMatch: ['<rootDir>/{apps,libs,bench}/**/*.spec.ts'],
 };

@@ -28,7 +28,8 @@ export async function openLoop<T>(
   let lastTick = 0;
   while (sent < total) {
     const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - start) / 1_000) * rate));
+    // Request n is due n / rate seconds after the start: those due by now are n <= elapsed * rate.
+    const due = Math.min(total, Math.floor(((now - start) / 1_000) * rate) + 1);
     for (; sent < due; sent += 1) {
       const dueAt = start + (sent * 1_000) / rate;
       maxLagMs = Math.max(maxLagMs, now - dueAt);
