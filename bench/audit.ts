@@ -18,7 +18,7 @@ import {
   type AuditDraft,
   type AuditStatement,
 } from '@isogate/audit';
-import { ControlDb, TenantContext, TenantDb } from '@isogate/isolation';
+import { TenantContext, TenantDb } from '@isogate/isolation';
 import { createGateway } from '../apps/gateway/src/gateway.js';
 import { statementOn } from '../apps/gateway/src/audit/audit-checkpointing.js';
 import { loadEnvSource } from '../apps/gateway/src/config/env-source.js';
@@ -39,7 +39,7 @@ const run = randomUUID().slice(0, 6);
 const pool = new pg.Pool({ connectionString: env.TEST_DATABASE_URL, max: 20 });
 const owner = new pg.Pool({ connectionString: env.TEST_DATABASE_ADMIN_URL, max: 2 });
 const statement = statementOn(pool);
-const trailOn = (s: AuditStatement) => new AuditTrail(s, new TenantDb(pool), new ControlDb(pool));
+const trailOn = (s: AuditStatement) => new AuditTrail(s);
 const draft = (): AuditDraft => ({
   id: randomUUID(),
   actor: 'bench',

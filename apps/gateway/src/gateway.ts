@@ -2,8 +2,6 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AuditScope } from '@isogate/audit';
-import { WaitClock } from '@isogate/isolation';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,7 +11,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/config.js';
 import { installJsonBodyParser } from './validation/json-body.js';
 import { AllExceptionsFilter } from './errors/all-exceptions.filter.js';
-import { isAuditedPath, type AuditedRequest } from './audit/request-audit.js';
+import { openAuditScope } from './audit/audit-hooks.js';
 import { errorBody } from './errors/error-response.js';
 import { createLogger } from './logging/logger.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -71,11 +69,7 @@ export async function createGateway(
  * router refuses them before the `onRequest` hooks, so the audit scope is opened here.
  */
 function answerFrameworkError(_error: Error, request: FastifyRequest, reply: FastifyReply): void {
-  const audited = request as AuditedRequest;
-  if (isAuditedPath(request.raw.url ?? '')) {
-    audited.auditScope = new AuditScope();
-    audited.waitClock = new WaitClock();
-  }
+  openAuditScope(request, request.raw.url ?? '');
   void reply
     .code(400)
     .header('content-type', 'application/json; charset=utf-8')
@@ -88,20 +82,20 @@ function answerFrameworkError(_error: Error, request: FastifyRequest, reply: Fas
  * parsed that could name a caller or a route.
  */
 function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable) {
+  // A client that reset the connection, or a socket already gone, gets nothing (as in Node).
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
     socket.destroy();
     return;
   }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
-  const body = JSON.stringify(
-    errorBody(
-      'invalid_request',
-      tooLarge ? 'The request headers are too large' : 'The request is malformed',
-    ),
-  );
+  const [status, reason, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time']
+        : [400, 'Bad Request', 'The request is malformed'];
+  const body = JSON.stringify(errorBody('invalid_request', message));
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `connection: close\r\n\r\n${body}`,
   );

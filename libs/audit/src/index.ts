@@ -5,7 +5,6 @@ export { GENESIS_HASH, canonicalJson, eventHash, sha256Hex } from './chain/canon
 export { ChainVerifier } from './chain/chain-verifier.js';
 export type { ChainReport, ChainStart } from './chain/chain-verifier.js';
 export { AuditTrail } from './trail/audit-trail.js';
-export type { AuditTrailOptions } from './trail/audit-trail.js';
 export type { AuditStatement } from './trail/audit-statement.js';
 export { AuditReader } from './trail/audit-reader.js';
 export type { EventFilter, Checkpoint } from './trail/audit-reader.js';
@@ -26,26 +25,10 @@ export type { ExportRange } from './export/audit-export.js';
 export { CSV_HEADER, csvLine, jsonlLine } from './export/export-format.js';
 export type { ExportFormat, ExportManifest } from './export/export-format.js';
 export { ChainVerification, checkpointStatement } from './verify/chain-verification.js';
-export {
-  AuditArchive,
-  ArchiveConflictError,
-  checkpointKeyOf,
-  segmentStem,
-} from './archive/audit-archive.js';
-export type {
-  ArchivedCheckpoint,
-  ArchivedSegment,
-  AuditLogger,
-  SegmentWrite,
-} from './archive/audit-archive.js';
+export { AuditArchive } from './archive/audit-archive.js';
+export type { AuditLogger } from './archive/audit-archive.js';
 export { FileArchive } from './archive/file-archive.js';
 export { S3Archive } from './archive/s3-archive.js';
-export type { S3ArchiveOptions } from './archive/s3-archive.js';
 export { openAuditArchive } from './archive/open-archive.js';
-export type { ArchiveSettings } from './archive/open-archive.js';
 export { AuditCheckpointer } from './checkpoint/audit-checkpointer.js';
-export type {
-  AuditCheckpointerDeps,
-  CheckpointPolicy,
-  CheckpointWritten,
-} from './checkpoint/audit-checkpointer.js';
+export type { CheckpointPolicy } from './checkpoint/audit-checkpointer.js';

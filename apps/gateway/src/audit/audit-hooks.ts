@@ -2,16 +2,20 @@ import { AuditScope, type AuditTrail } from '@isogate/audit';
 import { WaitClock } from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
-import { statusOf, type ErrorBody } from '../errors/error-response.js';
+import { errorBody } from '../errors/error-response.js';
 import { draftOf, isAuditedPath, streamOf, type AuditedRequest } from './request-audit.js';
 
-const UNAVAILABLE: ErrorBody = {
-  error: {
-    type: statusOf('store_unavailable').type,
-    code: 'store_unavailable',
-    message: 'The audit trail could not record this request, so it was not answered. Retry later.',
-  },
-};
+const UNAVAILABLE = errorBody(
+  'store_unavailable',
+  'The audit trail could not record this request, so it was not answered. Retry later.',
+);
+
+/** Opens the audit scope (and wait clock) of a `/v1` request; other paths are not audited. */
+export function openAuditScope(request: AuditedRequest, url: string): void {
+  if (!isAuditedPath(url)) return;
+  request.auditScope = new AuditScope();
+  request.waitClock = new WaitClock();
+}
 
 /**
  * Records one event per `/v1` request, allowed or refused, before any byte of the answer is
@@ -23,9 +27,7 @@ const UNAVAILABLE: ErrorBody = {
  */
 export function installAuditHooks(fastify: FastifyInstance, trail: AuditTrail): void {
   fastify.addHook('onRequest', async (request: AuditedRequest) => {
-    if (!isAuditedPath(request.url)) return;
-    request.auditScope = new AuditScope();
-    request.waitClock = new WaitClock();
+    openAuditScope(request, request.url);
   });
   fastify.addHook('onSend', async (request: AuditedRequest, reply, payload) => {
     const scope = request.auditScope;

@@ -10,7 +10,7 @@ import { AuditScope, AuditTrail } from '@isogate/audit';
 import { StoreUnavailableError, WaitClock } from '@isogate/isolation';
 import { Reflector } from '@nestjs/core';
 import { from, Observable, switchMap } from 'rxjs';
-import { streamOf, type AuditedRequest } from './request-audit.js';
+import type { AuditedRequest } from './request-audit.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const CHANGES_NOTHING = 'isogate:changes-nothing';
@@ -23,8 +23,7 @@ export const ChangesNothing = () => SetMetadata(CHANGES_NOTHING, true);
 
 /**
  * Opens the request's audit scope around the handler (so features can annotate the event and
- * stage interactions), and, before a write runs, checks that the audit store answers for the
- * caller's chain. The event itself is written after the handler, once the status is known; a
+ * stage interactions), and, before a write runs, checks that the audit store answers. The event itself is written after the handler, once the status is known; a
  * write whose event then cannot be committed answers 503 but has happened. The preflight makes
  * that window as small as a PostgreSQL failure between two statements; closing it entirely
  * would need each write to commit its event in its own transaction.
@@ -51,7 +50,7 @@ export class AuditScopeInterceptor implements NestInterceptor {
             this.reflector.get<boolean>(CHANGES_NOTHING, context.getHandler()) === true;
           const handled = changesNothing
             ? next.handle()
-            : from(this.preflight(request)).pipe(switchMap(() => next.handle()));
+            : from(this.preflight()).pipe(switchMap(() => next.handle()));
           const subscription = handled.subscribe(subscriber);
           return () => subscription.unsubscribe();
         }),
@@ -59,9 +58,9 @@ export class AuditScopeInterceptor implements NestInterceptor {
     );
   }
 
-  private async preflight(request: AuditedRequest): Promise<void> {
+  private async preflight(): Promise<void> {
     try {
-      await WaitClock.measure(() => this.trail.preflight(streamOf(request, 200)));
+      await WaitClock.measure(() => this.trail.preflight());
     } catch {
       throw new StoreUnavailableError('postgres');
     }

@@ -12,7 +12,7 @@ import {
   InteractionReader,
   type AuditLogger,
 } from '@isogate/audit';
-import { ControlDb, PostgresPools, TenantDb, TenantKeys } from '@isogate/isolation';
+import { PostgresPools, TenantDb, TenantKeys } from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -34,10 +34,9 @@ import { archiveOf, checkpointerOf, statementOn } from './audit-checkpointing.js
   providers: [
     {
       provide: AuditTrail,
-      inject: [TenantDb, PostgresPools],
+      inject: [PostgresPools],
       // Audit writes use the gateway pool, not the small control pool that provisioning holds.
-      useFactory: (db: TenantDb, pools: PostgresPools) =>
-        new AuditTrail(statementOn(pools.gateway), db, new ControlDb(pools.gateway)),
+      useFactory: (pools: PostgresPools) => new AuditTrail(statementOn(pools.gateway)),
     },
     {
       provide: AUDIT_LOGGER,

@@ -3,16 +3,10 @@ import { canonicalJson, type InteractionChunk } from '@isogate/audit';
 import { QuotaStore, TenantContext, TenantDb, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
-import type { Citation } from './chat.schemas.js';
+import type { Answer } from './chat-answer.js';
 
 /** An answer as the cache keeps it: enough to answer again and to audit the hit. */
-export interface CachedAnswer {
-  readonly text: string;
-  readonly finishReason: string;
-  readonly citations: readonly Citation[];
-  readonly extractive: boolean;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
+export interface CachedAnswer extends Answer {
   /** What the model saw for the original answer, for the hit's interaction record. */
   readonly prompt: string;
   readonly chunks: readonly InteractionChunk[];

@@ -109,13 +109,11 @@ export class ChatService {
     }));
     if (this.model === null) {
       const text = removeForeignLinks(extractiveText(window.passages), this.config.llm.linkHosts);
-      const citations = window.passages
-        .slice(0, 3)
-        .map(({ document_id, chunk_index, title }) => ({ document_id, chunk_index, title }));
       return {
         text,
         finishReason: 'stop',
-        citations,
+        // The passages it quotes, numbered [1], [2], ... like citations.
+        citations: citationsOf(text, window.passages),
         extractive: true,
         promptTokens: 0,
         completionTokens: countTokens(text),
@@ -133,18 +131,20 @@ export class ChatService {
       },
       signal,
     );
-    await this.quota.chargeTokens(reply.promptTokens + reply.completionTokens);
     const text = removeForeignLinks(reply.text, this.config.llm.linkHosts);
-    return {
+    const answer: CachedAnswer = {
       text,
       finishReason: reply.finishReason,
       citations: citationsOf(text, window.passages),
       extractive: false,
+      // An endpoint that reports no usage is charged what the gateway counted itself.
       promptTokens: reply.promptTokens || window.promptTokens,
       completionTokens: reply.completionTokens || countTokens(reply.text),
       prompt,
       chunks,
     };
+    await this.quota.chargeTokens(answer.promptTokens + answer.completionTokens);
+    return answer;
   }
 
   /** Records the interaction (with the provenance of the original answer on a hit). */

@@ -81,7 +81,7 @@ export function buildContextWindow(input: WindowInput): ContextWindow {
   }
 
   const chosen: { passage: Passage; rendered: string }[] = [];
-  const offered = input.passages.map((passage) => ({ passage, cost: 0, used: false }));
+  const offered = input.passages.map((passage) => ({ passage, used: false }));
   const takePassages = (limit: number): void => {
     for (const item of offered) {
       if (item.used) continue;

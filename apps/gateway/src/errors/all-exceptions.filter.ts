@@ -8,7 +8,7 @@ import {
 import { IsogateError, type ErrorCode } from '@isogate/isolation';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { statusOf, type ErrorBody } from './error-response.js';
+import { errorBody, statusOf } from './error-response.js';
 
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
@@ -83,10 +83,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const { code, message, retryAfter, param } = this.describe(exception, request);
-    const { status, type } = statusOf(code);
+    const { status } = statusOf(code);
     if (status >= 500)
       this.logger.error({ reqId: request.id, code, err: exception }, 'request failed');
-    const body: ErrorBody = { error: { type, code, message, ...(param ? { param } : {}) } };
+    const body = errorBody(code, message, param);
     if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
     void reply.status(status).type('application/json').send(body);
   }

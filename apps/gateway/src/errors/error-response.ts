@@ -49,6 +49,6 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
 }
 
 /** The error body for `code` with a message that is safe to show to the caller. */
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { type: statusOf(code).type, code, message } };
+export function errorBody(code: ErrorCode, message: string, param?: string): ErrorBody {
+  return { error: { type: statusOf(code).type, code, message, ...(param ? { param } : {}) } };
 }

@@ -1,9 +1,4 @@
-import {
-  type ControlDb,
-  isConnectionFailure,
-  StoreUnavailableError,
-  type TenantDb,
-} from '@isogate/isolation';
+import { isConnectionFailure, StoreUnavailableError } from '@isogate/isolation';
 import { LRUCache } from 'lru-cache';
 import type { AuditDraft, AuditEvent, AuditStream } from '../chain/audit-event.js';
 import type { ChainStart } from '../chain/chain-verifier.js';
@@ -18,7 +13,6 @@ import {
   type SealedChain,
 } from './append-batch.js';
 import type { AuditStatement } from './audit-statement.js';
-import { runInStream } from './stream-session.js';
 
 /** Tuning of the append path; the defaults suit one gateway process. */
 export interface AuditTrailOptions {
@@ -57,8 +51,6 @@ export class AuditTrail {
 
   constructor(
     private readonly statement: AuditStatement,
-    private readonly tenantDb: TenantDb,
-    private readonly controlDb: ControlDb,
     options: AuditTrailOptions = {},
   ) {
     this.#clock = options.clock ?? (() => new Date());
@@ -83,14 +75,12 @@ export class AuditTrail {
   }
 
   /**
-   * Checks, before a request changes anything, that the audit store answers for `stream`, so a
-   * write is refused up front rather than done and then left unrecorded.
+   * Checks, before a request changes anything, that the audit store answers, so a write is
+   * refused up front rather than done and then left unrecorded. One round trip on the pool the
+   * appends use.
    */
-  async preflight(stream: AuditStream): Promise<void> {
-    const table = stream.kind === 'tenant' ? 'audit_heads' : 'audit_control_heads';
-    await runInStream(this.tenantDb, this.controlDb, stream, (s) =>
-      s.query(`SELECT seq FROM ${table} LIMIT 1`),
-    );
+  async preflight(): Promise<void> {
+    await this.statement('SELECT 1');
   }
 
   /** Starts statements for waiting chains, up to the limit of statements in flight. */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { TenantContext } from '../context/tenant-context.js';
-import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { tenantNames } from '../provisioning/store-names.js';
@@ -116,9 +115,7 @@ export class TenantCache {
       return `${keyPrefix}${suffix}`;
     });
     try {
-      return await WaitClock.measure(() =>
-        this.#connections.run(tenantId, (redis) => work(redis, keys)),
-      );
+      return await this.#connections.run(tenantId, (redis) => work(redis, keys));
     } catch (error) {
       if (error instanceof IsogateError) throw error;
       // A refused command (NOPERM, WRONGTYPE, a script error) is a gateway bug, not an outage;

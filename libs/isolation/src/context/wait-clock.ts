@@ -19,11 +19,6 @@ export class WaitClock {
     return storage.run(clock, fn);
   }
 
-  /** The current request's clock, or undefined outside a request. */
-  static current(): WaitClock | undefined {
-    return storage.getStore();
-  }
-
   /** Runs `work`, counting the time until it settles as waiting (when a clock is open). */
   static async measure<T>(work: () => Promise<T>): Promise<T> {
     const clock = storage.getStore();

@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
 import { TenantContext } from '../context/tenant-context.js';
-import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { tenantNames } from '../provisioning/store-names.js';
@@ -97,9 +96,7 @@ export class TenantGraph {
   ): Promise<GraphRow[]> {
     const tenantId = TenantContext.requireTenantId();
     try {
-      const reply = await WaitClock.measure(() =>
-        this.#connections.run(tenantId, ({ graph }) => work(graph)),
-      );
+      const reply = await this.#connections.run(tenantId, ({ graph }) => work(graph));
       return reply.data ?? [];
     } catch (error) {
       if (error instanceof IsogateError) throw error;

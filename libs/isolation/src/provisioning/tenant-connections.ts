@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { WaitClock } from '../context/wait-clock.js';
 
 /** Tenants that keep an open connection per store when no bound is configured. */
 export const DEFAULT_MAX_TENANTS = 256;
@@ -32,13 +33,13 @@ export function isServerReply(error: unknown): boolean {
  * An error's message. Read as a property, not through `instanceof Error`, which is false for
  * errors made in another realm (Node's own socket errors under a test runner's VM context).
  */
-export function messageOf(error: unknown): string {
+function messageOf(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(error);
 }
 
 /** A store call that did not settle in time; its connection has been dropped. */
-export class StoreCallTimeout extends Error {
+class StoreCallTimeout extends Error {
   constructor() {
     super('store call timed out');
     this.name = 'StoreCallTimeout';
@@ -91,9 +92,14 @@ export class TenantConnections<C> {
   /**
    * Runs `work` on the tenant's connection. When the connection is gone or its credentials are
    * refused (the store lost the user: a restart without persistence, an `ACL DELUSER`), the
-   * user is re-created if needed, a fresh connection opened, and `work` tried once more.
+   * user is re-created if needed, a fresh connection opened, and `work` tried once more. The
+   * whole call counts as waiting on the store (`x-gateway-overhead-ms`).
    */
-  async run<T>(tenantId: string, work: (connection: C) => Promise<T>): Promise<T> {
+  run<T>(tenantId: string, work: (connection: C) => Promise<T>): Promise<T> {
+    return WaitClock.measure(() => this.runOnce(tenantId, work));
+  }
+
+  private async runOnce<T>(tenantId: string, work: (connection: C) => Promise<T>): Promise<T> {
     try {
       return await this.once(tenantId, work);
     } catch (error) {

@@ -50,11 +50,6 @@ export class QuotaStore {
     }
   }
 
-  /** Whether quotas are currently kept per process (the store is being left alone). */
-  get degraded(): boolean {
-    return this.#circuit.isOpen;
-  }
-
   private async withTimeout<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -4,11 +4,8 @@ import type { QuotaStore } from './quota-store.js';
 import { TAKE_REQUEST } from './quota-scripts.js';
 import { LocalBuckets, type BucketDecision } from './token-bucket.js';
 
-/** The answer for one request: admitted or not, from the shared bucket or this process's. */
-export interface RequestAdmission extends BucketDecision {
-  /** `redis`: the tenant's bucket shared by every gateway process; `local`: this process's. */
-  readonly source: 'redis' | 'local';
-}
+/** The answer for one request: admitted or not (from the shared bucket, or this process's). */
+export type RequestAdmission = BucketDecision;
 
 /** A bucket name: one tenant may have several (say, API callers and auditors). */
 const BUCKET_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -38,8 +35,8 @@ export class TenantRequestLimiter {
     const reply = await this.store.attempt((cache) =>
       cache.eval(TAKE_REQUEST, [`quota:rpm:${bucket}`], [limitPerMinute, now]),
     );
-    if (reply !== undefined) return { ...decisionOf(reply), source: 'redis' };
-    return { ...this.#local.take(`${tenantId}/${bucket}`, limitPerMinute, now), source: 'local' };
+    if (reply !== undefined) return decisionOf(reply);
+    return this.#local.take(`${tenantId}/${bucket}`, limitPerMinute, now);
   }
 }
 

@@ -55,11 +55,6 @@ export class UsageLedger {
     if (tokens > 0) this.add(TenantContext.requireTenantId(), utcDay(this.now()), 0, tokens);
   }
 
-  /** Tenants with counts not written yet. */
-  get pendingTenants(): number {
-    return this.#pending.size;
-  }
-
   /**
    * Writes everything counted before this call. Flushes run one after another, so when the
    * returned promise settles, what was counted before the call is written or queued again.
