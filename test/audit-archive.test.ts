@@ -11,7 +11,7 @@ import {
   FileArchive,
   type CheckpointPolicy,
 } from '@isogate/audit';
-import { ControlDb, TenantDb } from '@isogate/isolation';
+import { TenantDb } from '@isogate/isolation';
 import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { api } from './support/api.js';
@@ -157,14 +157,7 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
     const quiet = await tenantWithEvents(1);
     const old = freshId('arc');
     await seedTenantRow(owner, old, msp);
-    const hourAgo = new AuditTrail(
-      statement,
-      new TenantDb(gatewayRole),
-      new ControlDb(gatewayRole),
-      {
-        clock: () => new Date(Date.now() - 3_600_000),
-      },
-    );
+    const hourAgo = new AuditTrail(statement, { clock: () => new Date(Date.now() - 3_600_000) });
     await hourAgo.append(
       { kind: 'tenant', tenantId: old },
       {
@@ -243,6 +236,8 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
     await expect(checkpointer.checkpointTenant(broken)).rejects.toThrow(/broken at seq 2/);
     expect(await checkpointRows(broken)).toEqual([]);
     expect(archived(broken)).toEqual([]);
+    // Control: the intact chain is checkpointed and archived (checkpoint and segment).
     expect(await checkpointer.checkpointTenant(intact)).toHaveLength(1);
+    expect(archived(intact)).toHaveLength(2);
   });
 });

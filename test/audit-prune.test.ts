@@ -11,7 +11,7 @@ import {
   ExportSigner,
   InteractionLog,
 } from '@isogate/audit';
-import { ControlDb, TenantContext, TenantDb } from '@isogate/isolation';
+import { TenantContext } from '@isogate/isolation';
 import { requireTestEnv, testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { api } from './support/api.js';
@@ -48,7 +48,7 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   const msp = freshId('msp');
   const statement = statementOn(gatewayRole);
   /** A second writer whose clock is three days behind: events that retention already covers. */
-  const past = new AuditTrail(statement, new TenantDb(gatewayRole), new ControlDb(gatewayRole), {
+  const past = new AuditTrail(statement, {
     clock: () => new Date(Date.now() - 3 * DAY),
   });
 

@@ -48,5 +48,9 @@ describe('bad input: seeded fuzzing of every route', () => {
       invariants: await session.invariantProblems(results),
     };
     expect(found).toEqual({ answers: [], invariants: [] });
+    // Control: the generated traffic is not refused wholesale (say, by broken credentials),
+    // so "changing nothing it may not" was tested against requests that did change things.
+    const admitted = results.filter((r) => r.status >= 200 && r.status < 300);
+    expect(admitted.length).toBeGreaterThan(RUNS / 20);
   });
 });

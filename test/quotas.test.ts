@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TenantContext, UsageLedger, utcDay } from '@isogate/isolation';
@@ -13,6 +12,7 @@ import { freshId, testPool } from './support/db.js';
 import { testConfig, testEnv } from './support/env.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { TestIdentityProvider } from './support/identity.js';
+import { freePort } from './support/private-store.js';
 import { storeKit, type StoreKit } from './support/stores.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
@@ -94,14 +94,6 @@ async function spawnGateway(env: Record<string, string | undefined>) {
       clearTimeout(stuck);
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((done) => server.close(() => done()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
