@@ -48,7 +48,16 @@ export const patchTenantSchema = z
   .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
 export type PatchTenantBody = z.infer<typeof patchTenantSchema>;
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+/** Whether `day` (YYYY-MM-DD) names a day that exists (2026-02-30 does not). */
+function isCalendarDay(day: string): boolean {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === day;
+}
+
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  .refine(isCalendarDay, 'is not a calendar date');
 export const usageQuerySchema = z.strictObject({ from: day.optional(), to: day.optional() });
 export type UsageQuery = z.infer<typeof usageQuerySchema>;
 

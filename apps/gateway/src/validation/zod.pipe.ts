@@ -24,8 +24,14 @@ export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.in
 
   transform(value: unknown): z.infer<S> {
     const parsed = this.schema.safeParse(value ?? {});
-    if (!parsed.success) throw new IsogateError('invalid_request', describeIssues(parsed.error));
-    return parsed.data;
+    if (parsed.success) return parsed.data;
+    // `param` names the first field at fault, as OpenAI's errors do.
+    const path = parsed.error.issues[0]?.path ?? [];
+    throw new IsogateError(
+      'invalid_request',
+      describeIssues(parsed.error),
+      path.length > 0 ? { param: path.join('.') } : undefined,
+    );
   }
 }
 
