@@ -6,6 +6,7 @@ import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { TestIdentityProvider, TEST_AUDIENCE, TEST_ISSUER } from './support/identity.js';
+import { STATUS_TTL_MS } from '../apps/gateway/src/auth/tenant-status.cache.js';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -165,6 +166,30 @@ describe('JWT at the edge', () => {
       body: { error: { code: 'tenant_suspended' } },
     });
     expect((await call(await valid({ tenant_id: freshId('ghost') }))).status).toBe(401);
+    expect((await call(await valid())).status).toBe(200);
+  });
+
+  it('remembers a verified token only until it expires (with the clock tolerance)', async () => {
+    // Valid for about 2 more seconds: exp lies 28 s in the past, the tolerance is 30 s.
+    const expiring = await valid({ exp: now() - 28 });
+    expect((await call(expiring)).status).toBe(200);
+    expect((await call(expiring)).status).toBe(200); // now from the verified-token cache
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect((await call(expiring)).status).toBe(401);
+    expect((await call(await valid())).status).toBe(200);
+  });
+
+  it("does not let a remembered token outlive its tenant's suspension", async () => {
+    const later = freshId('later');
+    await seedTenantRow(owner, later, msp, 'active');
+    const token = await valid({ tenant_id: later });
+    expect((await call(token)).status).toBe(200);
+    await seedTenantRow(owner, later, msp, 'suspended');
+    await new Promise((r) => setTimeout(r, STATUS_TTL_MS + 200));
+    expect(await call(token)).toMatchObject({
+      status: 403,
+      body: { error: { code: 'tenant_suspended' } },
+    });
     expect((await call(await valid())).status).toBe(200);
   });
 

@@ -1,8 +1,8 @@
-import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import { IsogateError, type CallerContext } from '@isogate/isolation';
 import type { FastifyRequest } from 'fastify';
+import { BearerAuthenticator } from './bearer-authenticator.js';
 import type { VerifiedIdentity } from './claims.js';
 import { PUBLIC_ROUTE } from './decorators.js';
 import { TenantStatusCache } from './tenant-status.cache.js';
@@ -24,39 +24,32 @@ export function isPublicRoute(reflector: Reflector, context: ExecutionContext): 
 }
 
 /**
- * The global guard: every route needs a verified token unless it is `@Public()`. The token's
- * tenant must exist and be active. Nothing a caller sends besides the token (headers, query,
- * body) takes part in deciding who the caller is.
+ * The global guard: every route needs a verified bearer token unless it is `@Public()`. The
+ * token's tenant must exist and be active. Nothing a caller sends besides the token (headers,
+ * query, body) takes part in deciding who the caller is.
  */
 @Injectable()
-export class JwtAuthGuard extends AuthGuard('jwt') {
+export class JwtAuthGuard implements CanActivate {
   constructor(
     @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(BearerAuthenticator) private readonly authenticator: BearerAuthenticator,
     @Inject(TenantStatusCache) private readonly statuses: TenantStatusCache,
-  ) {
-    super();
-  }
+  ) {}
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (isPublicRoute(this.reflector, context)) return true;
-    await super.canActivate(context);
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const identity = request.user;
-    if (identity === undefined) throw new IsogateError('invalid_token', 'The token is invalid');
-    if (identity.kind === 'tenant') await this.requireActive(identity.tenantId);
-    request.caller = { ...identity, requestId: request.id };
-    return true;
-  }
-
-  override handleRequest<T>(error: unknown, identity: T): T {
-    if (error instanceof IsogateError) throw error;
-    if (error || !identity) {
+    const identity = await this.authenticator.authenticate(request.headers.authorization);
+    if (identity === undefined) {
       throw new IsogateError(
         'invalid_token',
         'A valid bearer token is required (it is missing, invalid or expired)',
       );
     }
-    return identity;
+    request.user = identity;
+    if (identity.kind === 'tenant') await this.requireActive(identity.tenantId);
+    request.caller = { ...identity, requestId: request.id };
+    return true;
   }
 
   private async requireActive(tenantId: string): Promise<void> {
