@@ -1,5 +1,6 @@
 import { IsogateError, WaitClock } from '@isogate/isolation';
 import OpenAI from 'openai';
+import { bufferedFetch } from './buffered-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/chat/completions` endpoint. */
 export interface ChatModelOptions {
@@ -66,6 +67,7 @@ export class ChatModel {
       organization: null,
       project: null,
       logLevel: 'off',
+      fetch: bufferedFetch(),
     });
   }
 

@@ -1,5 +1,6 @@
 import { IsogateError } from '@isogate/isolation';
 import OpenAI from 'openai';
+import { bufferedFetch } from './buffered-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/embeddings` endpoint. */
 export interface DenseEmbedderOptions {
@@ -73,6 +74,7 @@ export class DenseEmbedder {
       organization: null,
       project: null,
       logLevel: 'off',
+      fetch: bufferedFetch(),
     });
   }
 
