@@ -170,6 +170,18 @@ describe('TenantDb', () => {
     await seedTenantRow(owner, a, msp);
     await seedTenantRow(owner, b, msp);
     await owner.end();
+    // The same document id in both tenants, each at its own version; A's corpus version is 7.
+    for (const tenant of [a, b]) {
+      await asGateway(
+        gateway,
+        { tenant },
+        `INSERT INTO documents (tenant_id, id, title_enc, text_enc, content_sha256, state)
+        VALUES ($1, 'shared-id', '\\x00', '\\x00', $2, 'ready'),
+               ($1, 'unready', '\\x00', '\\x00', 'x', 'writing')`,
+        [tenant, `sha-of-${tenant}`],
+      );
+    }
+    await asGateway(gateway, { tenant: a }, `INSERT INTO corpus_versions VALUES ($1, 7)`, [a]);
   });
   afterAll(async () => {
     await gateway.end();
@@ -239,6 +251,56 @@ describe('TenantDb', () => {
       );
       expect(rows[0]?.tenant ?? '').toBe('');
       expect(rows[0]?.open).toBe('0');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('answers a scoped read for the tenant of its context only, in one statement', async () => {
+    const db = new TenantDb(gateway);
+    await expect(db.scopedRead('corpus_version')).rejects.toMatchObject({
+      code: 'tenant_context_missing',
+    });
+    const read = (tenant: string) =>
+      TenantContext.run(tenantCaller(tenant), async () => ({
+        versions: await db.scopedRead('document_versions', [['shared-id', 'unready', 'absent']]),
+        corpus: await db.scopedRead('corpus_version'),
+      }));
+    // Each tenant sees its own ready version of the shared id (the control), never the other's.
+    expect(await read(a)).toEqual({
+      versions: [{ id: 'shared-id', content_sha256: `sha-of-${a}` }],
+      corpus: [{ version: '7' }],
+    });
+    expect(await read(b)).toEqual({
+      versions: [{ id: 'shared-id', content_sha256: `sha-of-${b}` }],
+      corpus: [{ version: '0' }],
+    });
+  });
+
+  it("puts back the tenant setting it found, inside another tenant's transaction", async () => {
+    const client = await gateway.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [a]);
+      const { rows: theirs } = await client.query(
+        'SELECT content_sha256 FROM scoped_document_versions($1, $2)',
+        [b, ['shared-id']],
+      );
+      expect(theirs).toEqual([{ content_sha256: `sha-of-${b}` }]);
+      const { rows: after } = await client.query<{ tenant: string; seen: string[] }>(
+        `SELECT current_setting('app.tenant_id', true) AS tenant,
+                (SELECT array_agg(DISTINCT tenant_id) FROM documents) AS seen`,
+      );
+      expect(after).toEqual([{ tenant: a, seen: [a] }]);
+      await client.query('COMMIT');
+      // Outside any transaction, a call leaves no setting behind on the connection.
+      await client.query('SELECT * FROM scoped_document_versions($1, $2)', [a, ['shared-id']]);
+      const { rows: idle } = await client.query<{ tenant: string | null; open: string }>(
+        `SELECT current_setting('app.tenant_id', true) AS tenant,
+                (SELECT count(*)::text FROM documents) AS open`,
+      );
+      expect(idle[0]?.tenant ?? '').toBe('');
+      expect(idle[0]?.open).toBe('0');
     } finally {
       client.release();
     }

@@ -15,7 +15,7 @@ export { MasterKey, seal, open } from './keys/master-key.js';
 export { TenantKeys } from './keys/tenant-keys.js';
 export type { CredentialStore } from './keys/master-key.js';
 export { TenantDb, ControlDb, TenantDirectory, isConnectionFailure } from './db/tenant-db.js';
-export type { SqlSession } from './db/tenant-db.js';
+export type { ScopedRead, SqlSession } from './db/tenant-db.js';
 export { unsafeRoleProblems, TENANT_TABLES } from './db/role-check.js';
 export { TenantLifecycle, PROVISIONING_STEPS } from './lifecycle/tenant-lifecycle.js';
 export type { ProvisioningStep, AfterStep } from './lifecycle/tenant-lifecycle.js';

@@ -60,9 +60,7 @@ export class ChatCache {
 
   /** The cache key suffix for a request of the current tenant. */
   async keyFor(parts: CacheKeyParts): Promise<string> {
-    const corpus = await this.db.read<{ version: string }>(
-      'SELECT version::text AS version FROM corpus_versions',
-    );
+    const corpus = await this.db.scopedRead<{ version: string }>('corpus_version');
     const material = canonicalJson({ corpus_version: corpus[0]?.version ?? '0', ...parts });
     return `chat:${await this.keys.mac(KEY_PURPOSE, material)}`;
   }

@@ -99,11 +99,9 @@ export class RetrievalService {
   private async current(candidates: readonly Candidate[]): Promise<Candidate[]> {
     const ids = [...new Set(candidates.map((c) => String(c.hit.payload.document_id)))];
     if (ids.length === 0) return [];
-    const rows = await this.db.transaction((s) =>
-      s.query<{ id: string; content_sha256: string }>(
-        `SELECT id, content_sha256 FROM documents WHERE state = 'ready' AND id = ANY($1)`,
-        [ids],
-      ),
+    const rows = await this.db.scopedRead<{ id: string; content_sha256: string }>(
+      'document_versions',
+      [ids],
     );
     const versions = new Map(rows.map((row) => [row.id, row.content_sha256]));
     return candidates.filter(

@@ -24,6 +24,20 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * The tenant-scoped read functions of the database (migration 0003): each takes the tenant id
+ * first, sets it for its own statement, and reads under row-level security.
+ */
+const SCOPED_READS = {
+  /** `(ids text[])` → the ready documents among `ids`: `{id, content_sha256}`. */
+  document_versions: 'SELECT id, content_sha256 FROM scoped_document_versions($1, $2)',
+  /** `()` → `{version}`: the tenant's corpus version, bumped by every document change. */
+  corpus_version: 'SELECT scoped_corpus_version($1) AS version',
+} as const;
+
+/** A read `TenantDb.scopedRead` can make. */
+export type ScopedRead = keyof typeof SCOPED_READS;
+
+/**
  * Data-plane access to PostgreSQL: every transaction runs with the current tenant set, and
  * row-level security in the database limits it to that tenant's rows. No method takes a tenant.
  */
@@ -34,6 +48,26 @@ export class TenantDb {
   async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const tenantId = TenantContext.requireTenantId();
     return guarded(() => inTransaction(this.pool, { tenantId }, fn));
+  }
+
+  /**
+   * One of the tenant-scoped reads, for the current tenant, in one round trip (a prepared
+   * statement): for the reads on every request, where a transaction's three round trips would
+   * cost more than the read.
+   */
+  async scopedRead<Row extends object>(
+    read: ScopedRead,
+    args: readonly unknown[] = [],
+  ): Promise<Row[]> {
+    const tenantId = TenantContext.requireTenantId();
+    return guarded(async () => {
+      const result = await this.pool.query<Row>({
+        name: `isogate_${read}`,
+        text: SCOPED_READS[read],
+        values: [tenantId, ...args],
+      });
+      return result.rows;
+    });
   }
 
   /**
