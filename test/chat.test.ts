@@ -173,7 +173,12 @@ describe('chat completions', () => {
   it('caches per tenant and corpus version, audits hits, and treats a tampered entry as a miss', async () => {
     const question = ask(`${QUESTION} (cache)`);
     const calls = llmCalls();
+    const keysBefore = new Set(await cacheKeys(a.id));
     const first = await chat(a.user, question);
+    // One entry for the question, under a key that names neither it nor the tenant's corpus.
+    const [key, ...others] = (await cacheKeys(a.id)).filter((k) => !keysBefore.has(k));
+    expect(others).toEqual([]);
+    expect(key).toMatch(new RegExp(`^t:${a.id}:chat:[A-Za-z0-9_-]{43}$`));
     const second = await chat(a.user, question);
     expect(second.body).toMatchObject({
       choices: first.body.choices,
@@ -194,12 +199,12 @@ describe('chat completions', () => {
       text: 'Unrelated note.',
     });
     expect(added.status).toBe(201);
-    const keysBefore = new Set(await cacheKeys(a.id));
     await chat(a.user, question);
     expect(llmCalls()).toBe(calls + 3);
+    // The fresh answer replaced the stale one under the same key, and is served again.
     await chat(a.user, question);
     expect(llmCalls()).toBe(calls + 3);
-    const [key] = (await cacheKeys(a.id)).filter((k) => !keysBefore.has(k));
+    expect((await cacheKeys(a.id)).filter((k) => !keysBefore.has(k))).toEqual([key]);
     // A tampered entry (tenant id rewritten, or the sealed body changed) is ignored.
     for (const tamper of [
       (e: Record<string, string>) => ({ ...e, tenant_id: b.id }),

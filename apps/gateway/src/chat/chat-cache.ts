@@ -21,10 +21,22 @@ export interface CacheKeyParts {
   readonly roles: readonly string[];
 }
 
+/** What a lookup found: the tenant's corpus version now, and the answer cached for it, if any. */
+export interface CacheLookup {
+  readonly corpusVersion: string;
+  readonly answer: CachedAnswer | undefined;
+}
+
 interface Envelope {
   readonly tenant_id: string;
   readonly body: string;
   readonly mac: string;
+}
+
+/** What the sealed body holds: the answer and the corpus version it was made from. */
+interface SealedEntry {
+  readonly corpus_version: string;
+  readonly answer: CachedAnswer;
 }
 
 const KEY_PURPOSE = 'chat-cache-key';
@@ -32,11 +44,13 @@ const MAC_PURPOSE = 'chat-cache-entry';
 
 /**
  * Chat answers cached in the tenant's own Redis keyspace (reached as the tenant's ACL user).
- * The key is a MAC under the tenant's key of everything the answer depends on, including the
- * tenant's corpus version (bumped by every document change) and the caller's roles, so a key
- * reveals nothing and cannot be computed for another tenant. An entry is sealed with the
- * tenant's data key and carries its tenant id and a MAC; one that fails either check is a miss.
- * Redis being down makes every lookup a miss and every store a no-op: the cache is skipped.
+ * The key is a MAC under the tenant's key of everything the answer depends on and the caller's
+ * roles, so a key reveals nothing and cannot be computed for another tenant. An entry is sealed
+ * with the tenant's data key and carries its tenant id, a MAC, and the tenant's corpus version
+ * (bumped by every document change) the answer was made from; it is served only while that is
+ * still the corpus version in PostgreSQL, which a lookup reads at the same time as the entry.
+ * An entry that fails any check is a miss. Redis being down makes every lookup a miss and every
+ * store a no-op: the cache is skipped.
  */
 @Injectable()
 export class ChatCache {
@@ -60,15 +74,38 @@ export class ChatCache {
 
   /** The cache key suffix for a request of the current tenant. */
   async keyFor(parts: CacheKeyParts): Promise<string> {
-    const corpus = await this.db.scopedRead<{ version: string }>('corpus_version');
-    const material = canonicalJson({ corpus_version: corpus[0]?.version ?? '0', ...parts });
-    return `chat:${await this.keys.mac(KEY_PURPOSE, material)}`;
+    return `chat:${await this.keys.mac(KEY_PURPOSE, canonicalJson(parts))}`;
   }
 
-  /** The cached answer under `key`, or undefined (absent, unreadable, tampered, Redis down). */
-  async get(key: string): Promise<CachedAnswer | undefined> {
-    const raw = await this.redis.attempt((cache) => cache.get(key));
-    if (raw === null || raw === undefined) return undefined;
+  /**
+   * The tenant's corpus version and the answer cached under `key` for it. Both are read at
+   * once: an entry made from any other version (absent, unreadable, tampered, or Redis down)
+   * is a miss.
+   */
+  async lookup(key: string): Promise<CacheLookup> {
+    const [rows, raw] = await Promise.all([
+      this.db.scopedRead<{ version: string }>('corpus_version'),
+      this.redis.attempt((cache) => cache.get(key)),
+    ]);
+    const corpusVersion = rows[0]?.version ?? '0';
+    if (raw === null || raw === undefined) return { corpusVersion, answer: undefined };
+    const entry = await this.open(key, raw);
+    const current = entry?.corpus_version === corpusVersion;
+    return { corpusVersion, answer: current ? entry.answer : undefined };
+  }
+
+  /** Stores a complete answer made from `corpusVersion` under `key`; a cache that is down is skipped. */
+  async put(key: string, corpusVersion: string, answer: CachedAnswer): Promise<void> {
+    const tenantId = TenantContext.requireTenantId();
+    const sealed: SealedEntry = { corpus_version: corpusVersion, answer };
+    const body = await this.keys.sealText(JSON.stringify(sealed));
+    const mac = await this.keys.mac(MAC_PURPOSE, macInput(tenantId, key, body));
+    const envelope: Envelope = { tenant_id: tenantId, body, mac };
+    await this.redis.attempt((cache) => cache.set(key, JSON.stringify(envelope), this.#ttlSeconds));
+  }
+
+  /** The entry in `raw`, or undefined when it is not the current tenant's genuine entry. */
+  private async open(key: string, raw: string): Promise<SealedEntry | undefined> {
     try {
       const envelope = JSON.parse(raw) as Envelope;
       const tenantId = TenantContext.requireTenantId();
@@ -82,21 +119,12 @@ export class ChatCache {
           envelope.mac,
         ));
       if (!genuine) throw new Error('tenant or MAC mismatch');
-      return JSON.parse(await this.keys.openText(envelope.body)) as CachedAnswer;
+      return JSON.parse(await this.keys.openText(envelope.body)) as SealedEntry;
     } catch {
       // Never the entry itself in the log: it may be someone's attempt at a payload.
       this.#logger.warn('A chat cache entry failed its integrity check and was ignored');
       return undefined;
     }
-  }
-
-  /** Stores a complete answer under `key`; a cache that is down is skipped. */
-  async put(key: string, answer: CachedAnswer): Promise<void> {
-    const tenantId = TenantContext.requireTenantId();
-    const body = await this.keys.sealText(JSON.stringify(answer));
-    const mac = await this.keys.mac(MAC_PURPOSE, macInput(tenantId, key, body));
-    const envelope: Envelope = { tenant_id: tenantId, body, mac };
-    await this.redis.attempt((cache) => cache.set(key, JSON.stringify(envelope), this.#ttlSeconds));
   }
 }
 

@@ -63,8 +63,8 @@ export class ChatService {
           roles: [...TenantContext.require().roles].sort(),
         })
       : undefined;
-    const cached = key === undefined ? undefined : await this.cache.get(key);
-    if (cached !== undefined) return this.served(cached, model.id, 'hit');
+    const cached = key === undefined ? undefined : await this.cache.lookup(key);
+    if (cached?.answer !== undefined) return this.served(cached.answer, model.id, 'hit');
     // A cache hit spends no model tokens; anything else needs some left for today.
     await this.quota.assertTokensAvailable();
 
@@ -82,12 +82,14 @@ export class ChatService {
       maxTokens,
     });
     const fresh = await this.generate(window, model.id, maxTokens, sampling, body.user, signal);
-    if (key !== undefined) {
+    if (key !== undefined && cached !== undefined) {
       // Cached only once the answer is on record: an answer whose event could not be written
-      // was never given, and must not be served later either.
+      // was never given, and must not be served later either. It is stored with the corpus
+      // version read before retrieval: a document changed since makes it stale at once.
       const caller = TenantContext.require();
+      const { corpusVersion } = cached;
       AuditScope.require().afterCommit(() =>
-        TenantContext.run(caller, () => this.cache.put(key, fresh)),
+        TenantContext.run(caller, () => this.cache.put(key, corpusVersion, fresh)),
       );
     }
     return this.served(fresh, model.id, key === undefined ? 'off' : 'miss');
