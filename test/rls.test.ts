@@ -44,6 +44,16 @@ async function asGateway<T extends object>(
   }
 }
 
+/** On a connection outside any transaction: no tenant is set, so no document is visible. */
+async function expectNoSettingLeft(client: pg.PoolClient): Promise<void> {
+  const { rows } = await client.query<{ tenant: string | null; open: string }>(
+    `SELECT current_setting('app.tenant_id', true) AS tenant,
+            (SELECT count(*)::text FROM documents) AS open`,
+  );
+  expect(rows[0]?.tenant ?? '').toBe('');
+  expect(rows[0]?.open).toBe('0');
+}
+
 describe('row-level security, with the gateway bypassed', () => {
   let owner: pg.Pool;
   let gateway: pg.Pool;
@@ -245,12 +255,7 @@ describe('TenantDb', () => {
     // The same connection afterwards, outside any transaction: no tenant setting is left.
     const client = await gateway.connect();
     try {
-      const { rows } = await client.query<{ tenant: string | null; open: string }>(
-        `SELECT current_setting('app.tenant_id', true) AS tenant,
-                (SELECT count(*)::text FROM documents) AS open`,
-      );
-      expect(rows[0]?.tenant ?? '').toBe('');
-      expect(rows[0]?.open).toBe('0');
+      await expectNoSettingLeft(client);
     } finally {
       client.release();
     }
@@ -295,12 +300,7 @@ describe('TenantDb', () => {
       await client.query('COMMIT');
       // Outside any transaction, a call leaves no setting behind on the connection.
       await client.query('SELECT * FROM scoped_document_versions($1, $2)', [a, ['shared-id']]);
-      const { rows: idle } = await client.query<{ tenant: string | null; open: string }>(
-        `SELECT current_setting('app.tenant_id', true) AS tenant,
-                (SELECT count(*)::text FROM documents) AS open`,
-      );
-      expect(idle[0]?.tenant ?? '').toBe('');
-      expect(idle[0]?.open).toBe('0');
+      await expectNoSettingLeft(client);
     } finally {
       client.release();
     }
