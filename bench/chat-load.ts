@@ -25,6 +25,8 @@ export interface LoadArm {
 }
 
 const arm = JSON.parse(process.argv[2] ?? '{}') as LoadArm;
+/** Seconds of load before a fixed-rate run is measured. */
+const WARM_UP_SECONDS = 2;
 
 async function maxRate(seconds: number) {
   const result = await autocannon({
@@ -54,7 +56,7 @@ async function fixedRate(rate: number, seconds: number) {
       return { status: 0, overhead: NaN };
     }
   };
-  await openLoop(send, rate, 2); // warm-up, not reported
+  const warmUp = await openLoop(send, rate, WARM_UP_SECONDS); // not reported
   const { timed, maxLagMs } = await openLoop(send, rate, seconds);
   await pool.close();
   const overhead = timed.map((t) => t.outcome.overhead).filter((o) => !Number.isNaN(o));
@@ -68,6 +70,8 @@ async function fixedRate(rate: number, seconds: number) {
     overheadP50: quantile(overhead, 0.5),
     overheadP99: quantile(overhead, 0.99),
     clientLagMs: maxLagMs,
+    // Every request sent, warm-up included: the parent divides the server's CPU time by it.
+    sent: warmUp.timed.length + timed.length,
   };
 }
 

@@ -83,7 +83,12 @@ type Row = Record<string, number>;
 const runs: Record<keyof typeof arms, Row[]> = { direct: [], gateway: [], 'cache hit': [] };
 for (let run = 1; run <= RUNS; run++) {
   for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
+    // The gateways run in this process, so its CPU time during a run is theirs (the load and
+    // the test LLM run in their own processes).
+    const cpu = process.cpuUsage();
     const row = await load({ mode: 'rate', rate: RATE, seconds: SECONDS, ...arms[name] });
+    const used = process.cpuUsage(cpu);
+    row.cpuMsPerRequest = (used.user + used.system) / 1_000 / Math.max(1, row.sent ?? 0);
     runs[name].push(row);
     console.error(`run ${run} ${name}: ${JSON.stringify(row)}`);
   }
@@ -108,14 +113,14 @@ console.log(
   `\nchat at ${RATE} req/s, ${RUNS} interleaved runs of ${SECONDS} s (medians across runs)\n`,
 );
 console.log(
-  '| arm | p50 ms | p99 ms | non-2xx | overhead p50 ms | overhead p99 ms | client lag ms | probe p50 ms | probe p99 ms | max req/s |',
+  '| arm | p50 ms | p99 ms | non-2xx | overhead p50 ms | overhead p99 ms | gateway CPU ms/req | client lag ms | probe p50 ms | probe p99 ms | max req/s |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const name of Object.keys(arms) as (keyof typeof arms)[]) {
   const rows = runs[name];
   console.log(
     `| ${name} | ${f(median(rows, 'p50'), 2)} | ${f(median(rows, 'p99'), 2)} | ${rows.reduce((s, r) => s + (r.non2xx ?? 0) + (r.errors ?? 0), 0)} | ` +
-      `${f(median(rows, 'overheadP50'), 3)} | ${f(median(rows, 'overheadP99'), 3)} | ${f(Math.max(...rows.map((r) => r.clientLagMs ?? 0)), 1)} | ` +
+      `${f(median(rows, 'overheadP50'), 3)} | ${f(median(rows, 'overheadP99'), 3)} | ${name === 'direct' ? '-' : f(median(rows, 'cpuMsPerRequest'), 2)} | ${f(Math.max(...rows.map((r) => r.clientLagMs ?? 0)), 1)} | ` +
       `${f(probes[name]?.p50, 3)} | ${f(probes[name]?.p99, 3)} | ${f(max[name]?.rps, 0)} |`,
   );
 }
