@@ -18,7 +18,8 @@ export interface LoadArm {
   readonly mode: 'rate' | 'max' | 'probe';
   readonly url: string;
   readonly headers: Record<string, string>;
-  readonly body: unknown;
+  /** The request's JSON body; a probe without one sends a GET. */
+  readonly body?: unknown;
   readonly rate?: number;
   readonly seconds?: number;
   readonly requests?: number;
@@ -78,17 +79,20 @@ async function fixedRate(rate: number, seconds: number) {
 async function probe(count: number) {
   const url = new URL(arm.url);
   const pool = new Pool(url.origin, { connections: 1 });
-  const body = JSON.stringify(arm.body);
+  const request =
+    arm.body === undefined
+      ? { method: 'GET' as const, path: url.pathname, headers: arm.headers }
+      : {
+          method: 'POST' as const,
+          path: url.pathname,
+          headers: { ...arm.headers, 'content-type': 'application/json' },
+          body: JSON.stringify(arm.body),
+        };
   const latencies: number[] = [];
   let failed = 0;
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    const response = await pool.request({
-      method: 'POST',
-      path: url.pathname,
-      headers: { ...arm.headers, 'content-type': 'application/json' },
-      body,
-    });
+    const response = await pool.request(request);
     await response.body.text();
     if (i >= count / 10) latencies.push(performance.now() - start); // the first tenth warms up
     if (response.statusCode !== 200) failed++;

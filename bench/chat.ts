@@ -4,22 +4,22 @@
 // sub-millisecond probes and the maximum throughput (autocannon, closed loop). The LLM and the load generator run in
 // their own processes; the gateway runs in this one.
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createGateway } from '../apps/gateway/src/gateway.js';
+import {
+  CHAT_BODY,
+  createChatTenant,
+  firstLine,
+  llmSettings,
+  startBenchLlm,
+} from './chat-fixture.js';
 import type { LoadArm } from './chat-load.js';
-import { benchConfig, benchSigner, quantile } from './support.js';
+import { benchConfig, quantile } from './support.js';
 
 const RATE = Number(process.env.BENCH_CHAT_RATE ?? 200);
 const RUNS = Number(process.env.BENCH_CHAT_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 10);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-
-async function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) return line;
-  throw new Error('the child process printed nothing');
-}
 
 async function load(arm: LoadArm): Promise<Record<string, number>> {
   const child = spawn(process.execPath, [here('./chat-load.js'), JSON.stringify(arm)], {
@@ -28,11 +28,9 @@ async function load(arm: LoadArm): Promise<Record<string, number>> {
   return JSON.parse(await firstLine(child)) as Record<string, number>;
 }
 
-const llmProcess = spawn(process.execPath, [here('./chat-llm.js')], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const { url: llmUrl } = JSON.parse(await firstLine(llmProcess)) as { url: string };
-const common = { LLM_BASE_URL: llmUrl, LLM_MODEL: 'bench-chat', LLM_MAX_RETRIES: '0' };
+const llm = await startBenchLlm();
+const llmUrl = llm.url;
+const common = llmSettings(llmUrl);
 const cached = await createGateway(benchConfig(common));
 await cached.listen({ host: '127.0.0.1', port: 0 });
 const uncached = await createGateway(benchConfig({ ...common, CHAT_CACHE_TTL_SECONDS: '0' }));
@@ -42,42 +40,21 @@ const urlOf = (app: typeof cached) => {
   return `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
 };
 
-const sign = benchSigner('bench-chat');
-const tenant = `bench-chat-${Date.now().toString(36)}`;
-const operator = await sign({ msp_id: 'bench-msp', roles: ['operator'] });
-const post = async (url: string, token: string, body: unknown) => {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-  return response.json();
-};
-await post(`${urlOf(cached)}/v1/tenants`, operator, { id: tenant, name: tenant });
-const admin = await sign({ tenant_id: tenant, roles: ['admin'] });
-for (let i = 0; i < 20; i++) {
-  await post(`${urlOf(cached)}/v1/documents`, admin, {
-    id: `doc-${i}`,
-    title: `Cardiology protocol ${i}`,
-    text: `Protocol ${i}. Transcatheter aortic valve replacement is preferred for elderly patients with severe aortic stenosis and high surgical risk. `.repeat(
-      6,
-    ),
-  });
-}
-const user = await sign({ tenant_id: tenant, roles: ['user'] });
-const body = {
-  model: 'bench-chat',
-  messages: [{ role: 'user', content: 'When is transcatheter valve replacement preferred?' }],
-  max_tokens: 256,
-};
+const tenant = await createChatTenant(urlOf(cached), 'bench-chat');
+const user = tenant.userToken;
+const body = CHAT_BODY;
 const headers = { authorization: `Bearer ${user}` };
 const arms = {
   direct: { url: `${llmUrl}/chat/completions`, headers: {}, body },
   gateway: { url: `${urlOf(uncached)}/v1/chat/completions`, headers, body },
   'cache hit': { url: `${urlOf(cached)}/v1/chat/completions`, headers, body },
 } as const;
-await post(arms['cache hit'].url, user, body); // fills the cache
+// Fills the cache.
+await fetch(arms['cache hit'].url, {
+  method: 'POST',
+  headers: { ...headers, 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 type Row = Record<string, number>;
 const runs: Record<keyof typeof arms, Row[]> = { direct: [], gateway: [], 'cache hit': [] };
@@ -138,10 +115,7 @@ console.log(
   `cache-hit goal (p50 <= 1.5 ms with the durable audit write): probe p50 ${f(probes['cache hit']?.p50, 3)} ms`,
 );
 
-await fetch(`${urlOf(cached)}/v1/tenants/${tenant}`, {
-  method: 'DELETE',
-  headers: { authorization: `Bearer ${operator}` },
-});
+await tenant.remove();
 await cached.close();
 await uncached.close();
-llmProcess.kill('SIGTERM');
+llm.process.kill('SIGTERM');
