@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { LoadArm } from './chat-load.js';
 import { benchSigner } from './support.js';
 
 /** The question every chat request asks. */
@@ -17,6 +18,16 @@ export async function firstLine(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) return line;
   throw new Error('the child process printed nothing');
+}
+
+/** Runs one arm of load (bench/chat-load) in its own process and answers what it printed. */
+export async function runLoad(arm: LoadArm): Promise<Record<string, number>> {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./chat-load.js', import.meta.url)), JSON.stringify(arm)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return JSON.parse(await firstLine(child)) as Record<string, number>;
 }
 
 /** Starts the test LLM (bench/chat-llm) in its own process; answers its URL and process. */

@@ -3,30 +3,19 @@
 // five runs), plus the gateway's own overhead (`x-gateway-overhead-ms`), cache hits, sequential
 // sub-millisecond probes and the maximum throughput (autocannon, closed loop). The LLM and the load generator run in
 // their own processes; the gateway runs in this one.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createGateway } from '../apps/gateway/src/gateway.js';
 import {
   CHAT_BODY,
   createChatTenant,
-  firstLine,
   llmSettings,
+  runLoad as load,
   startBenchLlm,
 } from './chat-fixture.js';
-import type { LoadArm } from './chat-load.js';
 import { benchConfig, quantile } from './support.js';
 
 const RATE = Number(process.env.BENCH_CHAT_RATE ?? 200);
 const RUNS = Number(process.env.BENCH_CHAT_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_CHAT_SECONDS ?? 10);
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-
-async function load(arm: LoadArm): Promise<Record<string, number>> {
-  const child = spawn(process.execPath, [here('./chat-load.js'), JSON.stringify(arm)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return JSON.parse(await firstLine(child)) as Record<string, number>;
-}
 
 const llm = await startBenchLlm();
 const llmUrl = llm.url;

@@ -3,16 +3,14 @@
 // a bare Node HTTP server in this same process answering the same client (the floor of any
 // server on the machine). Rounds interleave the cases, and medians across rounds are reported,
 // because a shared machine drifts. The test LLM runs in its own process and answers at once.
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createGateway } from '../apps/gateway/src/gateway.js';
 import {
   CHAT_BODY,
   createChatTenant,
-  firstLine,
   llmSettings,
+  runLoad,
   startBenchLlm,
 } from './chat-fixture.js';
 import type { LoadArm } from './chat-load.js';
@@ -58,19 +56,15 @@ const cases: Record<string, Case> = {
 };
 
 async function probe(arm: Case): Promise<{ p50: number; p99: number; cpu: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      fileURLToPath(new URL('./chat-load.js', import.meta.url)),
-      JSON.stringify({ ...arm, mode: 'probe', requests: REQUESTS }),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
   const before = process.cpuUsage();
-  const result = JSON.parse(await firstLine(child)) as { p50: number; p99: number; failed: number };
+  const result = await runLoad({ ...arm, mode: 'probe', requests: REQUESTS });
   const used = process.cpuUsage(before);
-  if (result.failed > 0) throw new Error(`${arm.url}: ${result.failed} requests failed`);
-  return { p50: result.p50, p99: result.p99, cpu: (used.user + used.system) / 1_000 / REQUESTS };
+  if ((result.failed ?? 0) > 0) throw new Error(`${arm.url}: ${result.failed} requests failed`);
+  return {
+    p50: result.p50 ?? NaN,
+    p99: result.p99 ?? NaN,
+    cpu: (used.user + used.system) / 1_000 / REQUESTS,
+  };
 }
 
 const rows: Record<string, { p50: number; p99: number; cpu: number }[]> = {};
