@@ -27,13 +27,19 @@ function installed(tree, name, found = []) {
   return found;
 }
 
-// `npm ls` exits 1 when neither package is in the tree (nothing depends on them today); its
-// JSON is the answer either way.
+// `npm ls` exits 1 when neither package is in the tree (nothing depends on them today), which is
+// fine; a problem it reports for them (a missing or invalid copy) is not, and its JSON says so.
 const listing = spawnSync('npm', ['ls', '--all', '--json', 'jws', 'jsonwebtoken'], {
   encoding: 'utf8',
 });
-const tree = JSON.parse(listing.stdout || '{}');
+const tree = JSON.parse(listing.stdout || '{"error": "npm ls printed nothing"}');
 let failed = false;
+if (tree.error || (tree.problems ?? []).length > 0) {
+  failed = true;
+  process.stdout.write(
+    `supply-chain: npm ls found a problem: ${JSON.stringify(tree.error ?? tree.problems)}\n`,
+  );
+}
 for (const [name, floors] of Object.entries(MINIMUM)) {
   for (const version of installed(tree, name)) {
     const ok = atLeast(version, floors);

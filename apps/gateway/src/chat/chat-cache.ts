@@ -21,8 +21,12 @@ export interface CacheKeyParts {
   readonly roles: readonly string[];
 }
 
-/** What a lookup found: the tenant's corpus version now, and the answer cached for it, if any. */
+/**
+ * What a lookup found: the request's key, the tenant's corpus version now, and the answer cached
+ * for both, if any. A fresh answer is stored back with it (`put`).
+ */
 export interface CacheLookup {
+  readonly key: string;
   readonly corpusVersion: string;
   readonly answer: CachedAnswer | undefined;
 }
@@ -72,30 +76,29 @@ export class ChatCache {
     return this.#ttlSeconds > 0;
   }
 
-  /** The cache key suffix for a request of the current tenant. */
-  async keyFor(parts: CacheKeyParts): Promise<string> {
-    return `chat:${await this.keys.mac(KEY_PURPOSE, canonicalJson(parts))}`;
-  }
-
   /**
-   * The tenant's corpus version and the answer cached under `key` for it. Both are read at
-   * once: an entry made from any other version (absent, unreadable, tampered, or Redis down)
-   * is a miss.
+   * The current tenant's cached answer to a request made of `parts`, with the tenant's corpus
+   * version. Entry and version are read at once: an entry made from any other version (or
+   * absent, unreadable, tampered, or Redis down) is a miss.
    */
-  async lookup(key: string): Promise<CacheLookup> {
+  async lookup(parts: CacheKeyParts): Promise<CacheLookup> {
+    const key = `chat:${await this.keys.mac(KEY_PURPOSE, canonicalJson(parts))}`;
     const [rows, raw] = await Promise.all([
       this.db.scopedRead<{ version: string }>('corpus_version'),
       this.redis.attempt((cache) => cache.get(key)),
     ]);
     const corpusVersion = rows[0]?.version ?? '0';
-    if (raw === null || raw === undefined) return { corpusVersion, answer: undefined };
+    if (raw === null || raw === undefined) return { key, corpusVersion, answer: undefined };
     const entry = await this.open(key, raw);
     const current = entry?.corpus_version === corpusVersion;
-    return { corpusVersion, answer: current ? entry.answer : undefined };
+    return { key, corpusVersion, answer: current ? entry.answer : undefined };
   }
 
-  /** Stores a complete answer made from `corpusVersion` under `key`; a cache that is down is skipped. */
-  async put(key: string, corpusVersion: string, answer: CachedAnswer): Promise<void> {
+  /**
+   * Stores a complete answer under the lookup's key, with the corpus version that lookup read
+   * (before the answer's retrieval); a cache that is down is skipped.
+   */
+  async put({ key, corpusVersion }: CacheLookup, answer: CachedAnswer): Promise<void> {
     const tenantId = TenantContext.requireTenantId();
     const sealed: SealedEntry = { corpus_version: corpusVersion, answer };
     const body = await this.keys.sealText(JSON.stringify(sealed));

@@ -54,8 +54,8 @@ export class ChatService {
     // The tenant's PII rules apply to what is sent to the model, as to what is stored.
     const conversation = body.messages.map((m) => turnOf(m, (text) => applyPii(text, pii).text));
     const sampling = samplingOf(body);
-    const key = this.cache.enabled
-      ? await this.cache.keyFor({
+    const cached = this.cache.enabled
+      ? await this.cache.lookup({
           model: model.id,
           messages: conversation,
           retrieval: body.retrieval,
@@ -63,7 +63,6 @@ export class ChatService {
           roles: [...TenantContext.require().roles].sort(),
         })
       : undefined;
-    const cached = key === undefined ? undefined : await this.cache.lookup(key);
     if (cached?.answer !== undefined) return this.served(cached.answer, model.id, 'hit');
     // A cache hit spends no model tokens; anything else needs some left for today.
     await this.quota.assertTokensAvailable();
@@ -82,17 +81,16 @@ export class ChatService {
       maxTokens,
     });
     const fresh = await this.generate(window, model.id, maxTokens, sampling, body.user, signal);
-    if (key !== undefined && cached !== undefined) {
+    if (cached !== undefined) {
       // Cached only once the answer is on record: an answer whose event could not be written
       // was never given, and must not be served later either. It is stored with the corpus
       // version read before retrieval: a document changed since makes it stale at once.
       const caller = TenantContext.require();
-      const { corpusVersion } = cached;
       AuditScope.require().afterCommit(() =>
-        TenantContext.run(caller, () => this.cache.put(key, corpusVersion, fresh)),
+        TenantContext.run(caller, () => this.cache.put(cached, fresh)),
       );
     }
-    return this.served(fresh, model.id, key === undefined ? 'off' : 'miss');
+    return this.served(fresh, model.id, cached === undefined ? 'off' : 'miss');
   }
 
   private async generate(
