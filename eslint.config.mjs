@@ -32,7 +32,7 @@ export default tseslint.config(
   },
   {
     // Only the isolation lib may talk to the stores directly.
-    files: ['apps/**/*.ts', 'libs/audit/**/*.ts', 'libs/embeddings/**/*.ts'],
+    files: ['apps/**/*.ts', 'libs/audit/**/*.ts', 'libs/embeddings/**/*.ts', 'libs/models/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

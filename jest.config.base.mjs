@@ -3,7 +3,7 @@ export const base = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
-    '^@isogate/(isolation|audit|embeddings)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@isogate/(isolation|audit|embeddings|models)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

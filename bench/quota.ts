@@ -9,7 +9,7 @@ import {
   FalkorAdmin,
   MasterKey,
   QdrantAdmin,
-  QuotaStore,
+  FailSoftCache,
   RedisAdmin,
   StoreProvisioner,
   TenantCache,
@@ -45,7 +45,7 @@ const cache = new TenantCache({
   recreateUser: (t) => provisioner.ensureCacheUser(t),
 });
 const limiter = new TenantRequestLimiter(
-  new QuotaStore({ cache, commandTimeoutMs: 5_000, retryAfterMs: 5_000 }),
+  new FailSoftCache({ cache, commandTimeoutMs: 5_000, retryAfterMs: 5_000 }),
 );
 const tenantId = `bench-quota-${randomUUID().slice(0, 8)}`;
 const context = {

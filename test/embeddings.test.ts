@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DenseEmbedder, type DenseEmbedderOptions } from '@isogate/embeddings';
+import { DenseEmbedder, type DenseEmbedderOptions } from '@isogate/models';
 import OpenAI from 'openai';
 import {
   fakeEmbedding,

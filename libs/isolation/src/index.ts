@@ -1,5 +1,5 @@
-export { STORE_NAMES, withTimeout } from './stores/store-name.js';
-export type { StoreName, StoreProbe } from './stores/store-name.js';
+export { STORE_NAMES, withTimeout } from './stores/store-probe.js';
+export type { StoreName, StoreProbe } from './stores/store-probe.js';
 export { PostgresPools } from './stores/postgres.pools.js';
 export type { PostgresOptions } from './stores/postgres.pools.js';
 export { RedisAdmin, connectRedis } from './stores/redis.admin.js';
@@ -53,15 +53,15 @@ export type {
 } from './graph/tenant-graph.js';
 export { TenantCache } from './cache/tenant-cache.js';
 export type { TenantCacheOptions } from './cache/tenant-cache.js';
-export { QuotaStore } from './quota/quota-store.js';
-export type { QuotaStoreOptions } from './quota/quota-store.js';
+export { FailSoftCache } from './cache/fail-soft-cache.js';
+export type { FailSoftCacheOptions } from './cache/fail-soft-cache.js';
 export { TenantRequestLimiter } from './quota/request-limiter.js';
 export type { RequestAdmission } from './quota/request-limiter.js';
 export { TenantDailyTokens } from './quota/daily-tokens.js';
 export { UsageLedger } from './quota/usage-ledger.js';
 export type { UsageFlushResult } from './quota/usage-ledger.js';
 export { utcDay, msUntilUtcDayEnds } from './quota/utc-day.js';
-export { isAuthFailure } from './provisioning/tenant-connections.js';
+export { isAuthFailure } from './connections/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';

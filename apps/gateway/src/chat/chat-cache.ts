@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalJson, type InteractionChunk } from '@isogate/audit';
-import { QuotaStore, TenantContext, TenantDb, TenantKeys } from '@isogate/isolation';
+import { FailSoftCache, TenantContext, TenantDb, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { Answer } from './chat-answer.js';
@@ -64,7 +64,7 @@ export class ChatCache {
   constructor(
     // The quotas' guarded path to the tenant's Redis: a short timeout, and a circuit breaker
     // that skips Redis for a while after a failure, so a Redis outage costs chat nothing.
-    @Inject(QuotaStore) private readonly redis: QuotaStore,
+    @Inject(FailSoftCache) private readonly redis: FailSoftCache,
     @Inject(TenantKeys) private readonly keys: TenantKeys,
     @Inject(TenantDb) private readonly db: TenantDb,
     @Inject(APP_CONFIG) config: AppConfig,

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { ChatModel } from '@isogate/embeddings';
+import { ChatModel } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 

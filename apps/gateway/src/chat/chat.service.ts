@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditScope, InteractionLog, canonicalJson, sha256Hex } from '@isogate/audit';
-import { countTokens, type ChatModel, type ChatTurn } from '@isogate/embeddings';
+import { countTokens } from '@isogate/embeddings';
+import type { ChatModel, ChatTurn } from '@isogate/models';
 import { applyPii, IsogateError, TenantContext, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, ModelConfig } from '../config/config.js';

@@ -1,4 +1,5 @@
-import { countTokens, type ChatTurn } from '@isogate/embeddings';
+import { countTokens } from '@isogate/embeddings';
+import type { ChatTurn } from '@isogate/models';
 import { IsogateError } from '@isogate/isolation';
 
 /** A retrieved passage offered to the model. */

@@ -6,12 +6,12 @@ import {
   chunkDocument,
   countTokens,
   DEFAULT_CHUNK_OPTIONS,
-  DenseEmbedder,
   extractEntities,
   indexText,
   LEXICAL_VERSION,
   lexicalText,
 } from '@isogate/embeddings';
+import { DenseEmbedder } from '@isogate/models';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import type { IndexedChunk, IndexedDocument, MetadataValue } from './document-index.js';
 import type { CreateDocumentBody } from './document.schemas.js';

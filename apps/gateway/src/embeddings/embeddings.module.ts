@@ -1,5 +1,5 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { DenseEmbedder } from '@isogate/embeddings';
+import { DenseEmbedder } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import {
   PostgresPools,
-  QuotaStore,
+  FailSoftCache,
   TenantCache,
   TenantDailyTokens,
   TenantRequestLimiter,
@@ -23,10 +23,10 @@ import { UsageFlusher } from './usage-flusher.js';
 @Module({
   providers: [
     {
-      provide: QuotaStore,
+      provide: FailSoftCache,
       inject: [APP_CONFIG, TenantCache],
       useFactory: (c: AppConfig, cache: TenantCache) =>
-        new QuotaStore({
+        new FailSoftCache({
           cache,
           commandTimeoutMs: c.quota.redisTimeoutMs,
           retryAfterMs: c.quota.redisRetryMs,
@@ -34,13 +34,13 @@ import { UsageFlusher } from './usage-flusher.js';
     },
     {
       provide: TenantRequestLimiter,
-      inject: [QuotaStore],
-      useFactory: (store: QuotaStore) => new TenantRequestLimiter(store),
+      inject: [FailSoftCache],
+      useFactory: (store: FailSoftCache) => new TenantRequestLimiter(store),
     },
     {
       provide: TenantDailyTokens,
-      inject: [QuotaStore],
-      useFactory: (store: QuotaStore) => new TenantDailyTokens(store),
+      inject: [FailSoftCache],
+      useFactory: (store: FailSoftCache) => new TenantDailyTokens(store),
     },
     {
       provide: UsageLedger,
@@ -53,7 +53,7 @@ import { UsageFlusher } from './usage-flusher.js';
     UsageFlusher,
     { provide: APP_INTERCEPTOR, useClass: RequestQuotaInterceptor },
   ],
-  // QuotaStore: the chat cache reaches Redis through the same timeout and circuit breaker.
-  exports: [QuotaService, QuotaStore],
+  // FailSoftCache: the chat cache reaches Redis through the same timeout and circuit breaker.
+  exports: [QuotaService, FailSoftCache],
 })
 export class QuotaModule {}

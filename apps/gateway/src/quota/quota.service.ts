@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { QuotaStore, TenantDailyTokens, UsageLedger } from '@isogate/isolation';
+import { FailSoftCache, TenantDailyTokens, UsageLedger } from '@isogate/isolation';
 import { tokenQuotaExceeded } from './quota-errors.js';
 import { TenantLimits } from './tenant-limits.js';
 
@@ -13,7 +13,7 @@ export class QuotaService {
     @Inject(TenantLimits) private readonly limits: TenantLimits,
     @Inject(TenantDailyTokens) private readonly tokens: TenantDailyTokens,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
-    @Inject(QuotaStore) private readonly store: QuotaStore,
+    @Inject(FailSoftCache) private readonly store: FailSoftCache,
   ) {}
 
   /**

@@ -8,7 +8,8 @@ import {
   type VectorFilter,
   type VectorHit,
 } from '@isogate/isolation';
-import { lexicalText, type DenseEmbedder } from '@isogate/embeddings';
+import { lexicalText } from '@isogate/embeddings';
+import type { DenseEmbedder } from '@isogate/models';
 import { TenantSettings } from '../documents/tenant-settings.js';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import { GraphExpansion } from './graph-expansion.js';

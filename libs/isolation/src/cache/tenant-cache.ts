@@ -9,7 +9,7 @@ import {
   TenantConnections,
   isAuthFailure,
   isServerReply,
-} from '../provisioning/tenant-connections.js';
+} from '../connections/tenant-connections.js';
 import { openTenantRedis } from './redis-connection.js';
 
 /**

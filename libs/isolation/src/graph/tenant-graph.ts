@@ -8,7 +8,7 @@ import {
   TenantConnections,
   isAuthFailure,
   isServerReply,
-} from '../provisioning/tenant-connections.js';
+} from '../connections/tenant-connections.js';
 import {
   closeTenantGraph,
   openTenantGraph,

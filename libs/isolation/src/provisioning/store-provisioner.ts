@@ -5,7 +5,7 @@ import type { PurgeCounts, StoreProvisioning } from '../lifecycle/tenant-record.
 import type { FalkorAdmin } from '../stores/falkordb.admin.js';
 import type { QdrantAdmin } from '../stores/qdrant.admin.js';
 import { connectRedis, ready, type RedisAdmin } from '../stores/redis.admin.js';
-import { withTimeout } from '../stores/store-name.js';
+import { withTimeout } from '../stores/store-probe.js';
 import {
   CACHE_USER_COMMANDS,
   GRAPH_USER_COMMANDS,

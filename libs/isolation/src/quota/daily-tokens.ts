@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { TenantContext } from '../context/tenant-context.js';
 import { IsogateError } from '../errors/isogate-error.js';
-import type { QuotaStore } from './quota-store.js';
+import type { FailSoftCache } from '../cache/fail-soft-cache.js';
 import { CHARGE_TOKENS } from './quota-scripts.js';
 import { msUntilUtcDayEnds, utcDay } from './utc-day.js';
 
@@ -25,7 +25,7 @@ export class TenantDailyTokens {
   readonly #tallies: LRUCache<string, DayTally>;
 
   constructor(
-    private readonly store: QuotaStore,
+    private readonly store: FailSoftCache,
     maxTenants = 10_000,
   ) {
     this.#tallies = new LRUCache<string, DayTally>({ max: maxTenants });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { LocalBuckets, takeFromBucket } from './token-bucket.js';
-import { StoreCircuit } from './store-circuit.js';
+import { StoreCircuit } from '../cache/store-circuit.js';
 import { msUntilUtcDayEnds, utcDay } from './utc-day.js';
 
 describe('token bucket', () => {

@@ -1,6 +1,6 @@
 import { TenantContext } from '../context/tenant-context.js';
 import { IsogateError } from '../errors/isogate-error.js';
-import type { QuotaStore } from './quota-store.js';
+import type { FailSoftCache } from '../cache/fail-soft-cache.js';
 import { TAKE_REQUEST } from './quota-scripts.js';
 import { LocalBuckets, type BucketDecision } from './token-bucket.js';
 
@@ -19,7 +19,7 @@ export class TenantRequestLimiter {
   readonly #local: LocalBuckets;
 
   constructor(
-    private readonly store: QuotaStore,
+    private readonly store: FailSoftCache,
     maxLocalBuckets = 10_000,
   ) {
     this.#local = new LocalBuckets(maxLocalBuckets);

@@ -1,5 +1,5 @@
 import { FalkorDB } from '../graph/falkor-errors.js';
-import { withTimeout, type StoreProbe } from './store-name.js';
+import { withTimeout, type StoreProbe } from './store-probe.js';
 
 /** Opens a FalkorDB client; the caller owns it and must close it. */
 export async function connectFalkor(

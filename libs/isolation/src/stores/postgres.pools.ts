@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { withTimeout, type StoreProbe } from './store-name.js';
+import { withTimeout, type StoreProbe } from './store-probe.js';
 
 /** Connection settings for PostgreSQL. */
 export interface PostgresOptions {

@@ -1,5 +1,5 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { withTimeout, type StoreProbe } from './store-name.js';
+import { withTimeout, type StoreProbe } from './store-probe.js';
 
 /** Connection settings for Qdrant. */
 export interface QdrantOptions {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { withTimeout, type StoreProbe } from './store-name.js';
+import { withTimeout, type StoreProbe } from './store-probe.js';
 
 /**
  * Builds an ioredis connection that fails fast while the server is away (no offline queue)

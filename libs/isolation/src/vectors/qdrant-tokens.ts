@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { DEFAULT_MAX_TENANTS } from '../provisioning/tenant-connections.js';
+import { DEFAULT_MAX_TENANTS } from '../connections/tenant-connections.js';
 import { tenantNames } from '../provisioning/store-names.js';
 
 /** How tenant tokens are minted and kept. */

@@ -1,9 +1,9 @@
-import type { TenantCache } from '../cache/tenant-cache.js';
+import type { TenantCache } from './tenant-cache.js';
 import { StoreUnavailableError } from '../errors/isogate-error.js';
 import { StoreCircuit } from './store-circuit.js';
 
 /** How quotas reach their shared store, and how long they wait for it. */
-export interface QuotaStoreOptions {
+export interface FailSoftCacheOptions {
   /** The tenant's Redis keyspace, through the tenant's own ACL user. */
   readonly cache: TenantCache;
   /** A quota call that takes longer gives up and uses the per-process fallback. */
@@ -13,7 +13,7 @@ export interface QuotaStoreOptions {
   readonly now?: () => number;
 }
 
-class QuotaStoreTimeout extends Error {}
+class FailSoftCacheTimeout extends Error {}
 
 /**
  * The shared quota state in Redis, reached through the current tenant's ACL user, with a short
@@ -21,11 +21,11 @@ class QuotaStoreTimeout extends Error {}
  * is down, slow, or being left alone after a failure): the caller then applies its
  * per-process fallback, so a request is never refused, nor held up, because Redis is away.
  */
-export class QuotaStore {
+export class FailSoftCache {
   readonly #circuit: StoreCircuit;
   readonly now: () => number;
 
-  constructor(private readonly options: QuotaStoreOptions) {
+  constructor(private readonly options: FailSoftCacheOptions) {
     this.now = options.now ?? Date.now;
     this.#circuit = new StoreCircuit(options.retryAfterMs, this.now);
   }
@@ -41,7 +41,7 @@ export class QuotaStore {
       this.#circuit.succeeded();
       return result;
     } catch (error) {
-      if (error instanceof StoreUnavailableError || error instanceof QuotaStoreTimeout) {
+      if (error instanceof StoreUnavailableError || error instanceof FailSoftCacheTimeout) {
         this.#circuit.failed();
         return undefined;
       }
@@ -53,7 +53,7 @@ export class QuotaStore {
   private async withTimeout<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new QuotaStoreTimeout()), this.options.commandTimeoutMs);
+      timer = setTimeout(() => reject(new FailSoftCacheTimeout()), this.options.commandTimeoutMs);
     });
     try {
       return await Promise.race([work, timeout]);

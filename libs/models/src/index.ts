@@ -1,0 +1,13 @@
+/**
+ * models: the clients of the upstream models, chat and embeddings, over the OpenAI protocol
+ * (OpenAI, Azure OpenAI, vLLM, Ollama, TEI). Exported through this file only.
+ */
+export { ChatModel } from './chat-model.js';
+export type {
+  ChatModelAnswer,
+  ChatModelOptions,
+  ChatModelRequest,
+  ChatTurn,
+} from './chat-model.js';
+export { DenseEmbedder } from './dense-embedder.js';
+export type { DenseEmbedderOptions } from './dense-embedder.js';
