@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TenantContext, UsageLedger, utcDay } from '@isogate/isolation';
@@ -27,14 +28,23 @@ const PATIENT = { QUOTA_REDIS_TIMEOUT_MS: '3000' };
 async function spawnGateway(env: Record<string, string | undefined>) {
   const root = pathToFileURL(`${process.cwd()}/`).href;
   const typescript = pathToFileURL(resolve('node_modules/typescript/lib/typescript.js')).href;
+  // The workspace libraries resolve exactly as the TypeScript build resolves them.
+  const paths = (
+    JSON.parse(readFileSync('tsconfig.json', 'utf8')) as {
+      compilerOptions: { paths: Record<string, [string]> };
+    }
+  ).compilerOptions.paths;
+  const libs = Object.fromEntries(
+    Object.entries(paths).map(([name, [target]]) => [name, new URL(target, root).href]),
+  );
   const loader = `
     import { readFile } from 'node:fs/promises';
     import { existsSync } from 'node:fs';
     import { fileURLToPath } from 'node:url';
     import ts from '${typescript}';
-    const libs = { '@isogate/isolation': 'isolation', '@isogate/audit': 'audit', '@isogate/embeddings': 'embeddings' };
+    const libs = ${JSON.stringify(libs)};
     export async function resolve(specifier, context, next) {
-      if (specifier in libs) return { url: '${root}libs/' + libs[specifier] + '/src/index.ts', shortCircuit: true };
+      if (specifier in libs) return { url: libs[specifier], shortCircuit: true };
       if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
         const url = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
         if (existsSync(fileURLToPath(url))) return { url: url.href, shortCircuit: true };
