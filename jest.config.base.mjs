@@ -3,7 +3,8 @@ export const base = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
-    '^@isogate/(isolation|audit|embeddings|models)$': '<rootDir>/libs/$1/src/index.ts',
+    // Every workspace library is @isogate/<name> at libs/<name>/src/index.ts, as in tsconfig.
+    '^@isogate/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TenantContext, UsageLedger, utcDay } from '@isogate/isolation';
@@ -28,23 +27,16 @@ const PATIENT = { QUOTA_REDIS_TIMEOUT_MS: '3000' };
 async function spawnGateway(env: Record<string, string | undefined>) {
   const root = pathToFileURL(`${process.cwd()}/`).href;
   const typescript = pathToFileURL(resolve('node_modules/typescript/lib/typescript.js')).href;
-  // The workspace libraries resolve exactly as the TypeScript build resolves them.
-  const paths = (
-    JSON.parse(readFileSync('tsconfig.json', 'utf8')) as {
-      compilerOptions: { paths: Record<string, [string]> };
-    }
-  ).compilerOptions.paths;
-  const libs = Object.fromEntries(
-    Object.entries(paths).map(([name, [target]]) => [name, new URL(target, root).href]),
-  );
   const loader = `
     import { readFile } from 'node:fs/promises';
     import { existsSync } from 'node:fs';
     import { fileURLToPath } from 'node:url';
     import ts from '${typescript}';
-    const libs = ${JSON.stringify(libs)};
     export async function resolve(specifier, context, next) {
-      if (specifier in libs) return { url: libs[specifier], shortCircuit: true };
+      // Every workspace library is @isogate/<name> at libs/<name>/src/index.ts, as in tsconfig.
+      if (specifier.startsWith('@isogate/')) {
+        return { url: '${root}libs/' + specifier.slice(9) + '/src/index.ts', shortCircuit: true };
+      }
       if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
         const url = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
         if (existsSync(fileURLToPath(url))) return { url: url.href, shortCircuit: true };
