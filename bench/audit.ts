@@ -18,9 +18,9 @@ import {
   type AuditDraft,
   type AuditStatement,
 } from '@isogate/audit';
-import { TenantContext, TenantDb } from '@isogate/isolation';
+import { PostgresPools, TenantContext, TenantDb } from '@isogate/isolation';
 import { createGateway } from '../apps/gateway/src/gateway.js';
-import { statementOn } from '../apps/gateway/src/audit/audit-checkpointing.js';
+import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { loadEnvSource } from '../apps/gateway/src/config/env-source.js';
 import { benchConfig, benchSigner, quantile, timed } from './support.js';
 
@@ -38,7 +38,8 @@ const env = loadEnvSource({ ...process.env, NODE_ENV: 'test' });
 const run = randomUUID().slice(0, 6);
 const pool = new pg.Pool({ connectionString: env.TEST_DATABASE_URL, max: 20 });
 const owner = new pg.Pool({ connectionString: env.TEST_DATABASE_ADMIN_URL, max: 2 });
-const statement = statementOn(pool);
+const ownerPools = new PostgresPools({ url: env.TEST_DATABASE_ADMIN_URL ?? '', poolMax: 2 });
+const statement = autocommitOn(pool);
 const trailOn = (s: AuditStatement) => new AuditTrail(s);
 const draft = (): AuditDraft => ({
   id: randomUUID(),
@@ -98,7 +99,7 @@ async function sustained(tenants: readonly string[]): Promise<{ rate: number; in
 
 /** The number of events of a stored chain when it verifies from genesis to its head, else -1. */
 async function storedChainValid(tenantId: string): Promise<number> {
-  const reader = new AuditReader(new TenantDb(owner));
+  const reader = new AuditReader(new TenantDb(ownerPools));
   const context = {
     kind: 'tenant',
     tenantId,
@@ -187,6 +188,7 @@ if (exportEvents > 0) rows.push(...(await exportRun(exportEvents)));
 await app.close();
 await Promise.all(clients.map((c) => c.end()));
 await owner.end();
+await ownerPools.close();
 await pool.end();
 await removeBenchChains();
 for (const [name, value] of rows) process.stdout.write(`${name.padEnd(44)} ${value}\n`);

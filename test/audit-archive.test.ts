@@ -13,11 +13,11 @@ import {
 } from '@isogate/audit';
 import { TenantDb } from '@isogate/isolation';
 import { testConfig } from './support/env.js';
-import { freshId, seedTenantRow, testPool } from './support/db.js';
+import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { statementOn } from '../apps/gateway/src/audit/audit-checkpointing.js';
+import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isogate-archive-'));
@@ -43,15 +43,16 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
   let keyFile: string;
   const owner = testPool('owner');
   const gatewayRole = testPool('gateway');
+  const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
-  const statement = statementOn(gatewayRole);
+  const statement = autocommitOn(gatewayRole);
 
   /** Another checkpointer on the same archive, as a second gateway process would run it. */
   const checkpointerWith = (policy: CheckpointPolicy) =>
     new AuditCheckpointer(
       {
-        db: new TenantDb(gatewayRole),
+        db: new TenantDb(gatewayPools),
         statement,
         signer,
         archive: new FileArchive(archiveDir),
@@ -104,7 +105,7 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
   afterAll(async () => {
     await gateway.close();
     await idp.close();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end()]);
+    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('signs a checkpoint and archives its segment; consecutive segments chain and verify offline', async () => {

@@ -17,7 +17,7 @@ import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { statementOn } from '../apps/gateway/src/audit/audit-checkpointing.js';
+import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isogate-prune-'));
@@ -46,7 +46,7 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   const gatewayRole = testPool('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
-  const statement = statementOn(gatewayRole);
+  const statement = autocommitOn(gatewayRole);
   /** A second writer whose clock is three days behind: events that retention already covers. */
   const past = new AuditTrail(statement, {
     clock: () => new Date(Date.now() - 3 * DAY),

@@ -20,11 +20,11 @@ import S3rver from 's3rver';
 import { AuditCheckpointer, ExportSigner, S3Archive } from '@isogate/audit';
 import { TenantDb } from '@isogate/isolation';
 import { testConfig } from './support/env.js';
-import { freshId, seedTenantRow, testPool } from './support/db.js';
+import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { statementOn } from '../apps/gateway/src/audit/audit-checkpointing.js';
+import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const DAY = 86_400_000;
@@ -92,6 +92,7 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
   let signer: ExportSigner;
   const owner = testPool('owner');
   const gatewayRole = testPool('gateway');
+  const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
   const messages: string[] = [];
@@ -100,11 +101,11 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
     warn: (_: object, m: string) => messages.push(`warn ${m}`),
     error: (_: object, m: string) => messages.push(`error ${m}`),
   };
-  const statement = statementOn(gatewayRole);
+  const statement = autocommitOn(gatewayRole);
   const checkpointerOn = (bucket: string) =>
     new AuditCheckpointer(
       {
-        db: new TenantDb(gatewayRole),
+        db: new TenantDb(gatewayPools),
         statement,
         signer,
         archive: new S3Archive({
@@ -191,7 +192,7 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
     await proxy.close();
     await s3rver.close();
     direct.destroy();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end()]);
+    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('archives through the configured s3:// URL, endpoint and the SDK credential chain', async () => {

@@ -9,9 +9,10 @@ import {
   tenantNames,
   type AfterStep,
   type CallerContext,
+  type PostgresPools,
 } from '@isogate/isolation';
 import { requireTestEnv } from './support/env.js';
-import { freshId, testPool } from './support/db.js';
+import { freshId, testPool, testPools } from './support/db.js';
 import { storeKit, type StoreKit } from './support/stores.js';
 
 const operator = (mspId: string): CallerContext => ({
@@ -30,12 +31,13 @@ const asTenant = <T>(tenantId: string, fn: () => Promise<T>) =>
 describe('tenant provisioning and deletion across the four stores', () => {
   let kit: StoreKit;
   let gateway: pg.Pool;
+  let gatewayPools: PostgresPools;
   let superuser: pg.Pool;
   let graphAdmin: Redis;
   const msp = freshId('msp');
 
   const lifecycle = (afterStep?: AfterStep) =>
-    new TenantLifecycle(gateway, kit.masterKey, kit.provisioner, afterStep);
+    new TenantLifecycle(gatewayPools, kit.masterKey, kit.provisioner, afterStep);
   const asOperator = <T>(fn: () => Promise<T>) => TenantContext.run(operator(msp), fn);
 
   /** Everything of the tenant that each store still holds, read with admin credentials. */
@@ -70,12 +72,14 @@ describe('tenant provisioning and deletion across the four stores', () => {
   beforeAll(async () => {
     kit = storeKit();
     gateway = testPool('gateway');
+    gatewayPools = testPools('gateway');
     superuser = testPool('superuser');
     graphAdmin = new Redis(requireTestEnv('FALKORDB_URL'));
   });
   afterAll(async () => {
     await kit.close();
     await gateway.end();
+    await gatewayPools.close();
     await superuser.end();
     graphAdmin.disconnect();
   });

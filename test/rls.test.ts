@@ -1,15 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import {
-  TenantContext,
-  TenantDb,
-  TENANT_TABLES,
-  unsafeRoleProblems,
-  type CallerContext,
-} from '@isogate/isolation';
+import { TenantContext, TenantDb, TENANT_TABLES, type CallerContext } from '@isogate/isolation';
 import { createGateway } from '../apps/gateway/src/gateway.js';
 import { requireTestEnv, testConfig } from './support/env.js';
-import { freshId, seedTenantRow, testPool } from './support/db.js';
+import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
+import { unsafeRoleProblems } from '../libs/isolation/src/db/role-check.js';
 
 const tenantCaller = (tenantId: string): CallerContext => ({
   kind: 'tenant',
@@ -193,12 +188,13 @@ describe('TenantDb', () => {
     }
     await asGateway(gateway, { tenant: a }, `INSERT INTO corpus_versions VALUES ($1, 7)`, [a]);
   });
+  const pools = testPools('gateway');
   afterAll(async () => {
-    await gateway.end();
+    await Promise.all([gateway.end(), pools.close()]);
   });
 
   it('refuses to run without a tenant context', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     await expect(db.transaction((s) => s.query('SELECT 1'))).rejects.toMatchObject({
       code: 'tenant_context_missing',
     });
@@ -209,7 +205,7 @@ describe('TenantDb', () => {
   });
 
   it('scopes each transaction to the tenant of its context, on one shared connection', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     const seen = await Promise.all(
       Array.from({ length: 40 }, (_, i) => {
         const tenant = i % 2 === 0 ? a : b;
@@ -225,7 +221,7 @@ describe('TenantDb', () => {
   });
 
   it('discards a connection that failed, and keeps one that did not', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     const pid = () =>
       TenantContext.run(tenantCaller(a), () =>
         db.transaction((s) => s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')),
@@ -239,7 +235,7 @@ describe('TenantDb', () => {
   });
 
   it('scopes a one-round-trip read like a transaction, and ends its settings with it', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     await expect(db.read('SELECT 1')).rejects.toMatchObject({ code: 'tenant_context_missing' });
     const seen = await Promise.all(
       Array.from({ length: 40 }, (_, i) => {
@@ -262,7 +258,7 @@ describe('TenantDb', () => {
   });
 
   it('answers a scoped read for the tenant of its context only, in one statement', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     await expect(db.scopedRead('corpus_version')).rejects.toMatchObject({
       code: 'tenant_context_missing',
     });
@@ -307,7 +303,7 @@ describe('TenantDb', () => {
   });
 
   it('rolls back and discards the connection of a read that failed', async () => {
-    const db = new TenantDb(gateway);
+    const db = new TenantDb(pools);
     const pid = () =>
       TenantContext.run(tenantCaller(a), () =>
         db.read<{ pid: number }>('SELECT pg_backend_pid() AS pid'),

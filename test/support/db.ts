@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
+import { PostgresPools } from '@isogate/isolation';
 import { requireTestEnv } from './env.js';
 
 /** A unique tenant-shaped id for one test. */
@@ -13,6 +14,12 @@ export function testPool(role: 'owner' | 'superuser' | 'gateway'): pg.Pool {
     gateway: 'TEST_DATABASE_URL',
   }[role];
   return new pg.Pool({ connectionString: requireTestEnv(variable), max: 4 });
+}
+
+/** The library's pools on the test database as `role`, for the library's own classes. */
+export function testPools(role: 'owner' | 'gateway'): PostgresPools {
+  const variable = role === 'owner' ? 'TEST_DATABASE_ADMIN_URL' : 'TEST_DATABASE_URL';
+  return new PostgresPools({ url: requireTestEnv(variable), poolMax: 4 });
 }
 
 /**

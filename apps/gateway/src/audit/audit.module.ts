@@ -12,7 +12,7 @@ import {
   InteractionReader,
   type AuditLogger,
 } from '@isogate/audit';
-import { PostgresPools, TenantDb, TenantKeys } from '@isogate/isolation';
+import { PostgresPools, TenantDb, TenantKeys, autocommitStatement } from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -21,7 +21,7 @@ import { installAuditHooks } from './audit-hooks.js';
 import { AuditScopeInterceptor } from './audit-scope.interceptor.js';
 import { AuditService } from './audit.service.js';
 import { AUDIT_LOGGER, AuditCheckpointsService } from './audit-checkpoints.service.js';
-import { archiveOf, checkpointerOf, statementOn } from './audit-checkpointing.js';
+import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
 
 /**
  * The audit trail: one event per `/v1` request (hooks and interceptor), the interactions log
@@ -36,7 +36,7 @@ import { archiveOf, checkpointerOf, statementOn } from './audit-checkpointing.js
       provide: AuditTrail,
       inject: [PostgresPools],
       // Audit writes use the gateway pool, not the small control pool that provisioning holds.
-      useFactory: (pools: PostgresPools) => new AuditTrail(statementOn(pools.gateway)),
+      useFactory: (pools: PostgresPools) => new AuditTrail(autocommitStatement(pools)),
     },
     {
       provide: AUDIT_LOGGER,

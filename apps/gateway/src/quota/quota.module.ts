@@ -45,7 +45,7 @@ import { UsageFlusher } from './usage-flusher.js';
     {
       provide: UsageLedger,
       inject: [PostgresPools],
-      useFactory: (pools: PostgresPools) => new UsageLedger(pools.gateway),
+      useFactory: (pools: PostgresPools) => new UsageLedger(pools),
     },
     TenantLimits,
     RequestQuota,

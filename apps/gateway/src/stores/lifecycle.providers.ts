@@ -72,6 +72,6 @@ export const lifecycleProviders: Provider[] = [
     provide: TenantLifecycle,
     inject: [PostgresPools, MasterKey, StoreProvisioner],
     useFactory: (pools: PostgresPools, masterKey: MasterKey, stores: StoreProvisioner) =>
-      new TenantLifecycle(pools.control, masterKey, stores),
+      new TenantLifecycle(pools, masterKey, stores),
   },
 ];

@@ -12,7 +12,6 @@ import {
   TenantDb,
   TenantKeys,
   TenantDirectory,
-  unsafeRoleProblems,
   StoreProvisioner,
   TenantLifecycle,
   TenantVectorStore,
@@ -64,7 +63,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     {
       provide: TenantDb,
       inject: [PostgresPools],
-      useFactory: (p: PostgresPools) => new TenantDb(p.gateway),
+      useFactory: (p: PostgresPools) => new TenantDb(p),
     },
     {
       provide: TenantKeys,
@@ -74,12 +73,12 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     {
       provide: ControlDb,
       inject: [PostgresPools],
-      useFactory: (p: PostgresPools) => new ControlDb(p.control),
+      useFactory: (p: PostgresPools) => new ControlDb(p),
     },
     {
       provide: TenantDirectory,
       inject: [PostgresPools],
-      useFactory: (p: PostgresPools) => new TenantDirectory(p.gateway),
+      useFactory: (p: PostgresPools) => new TenantDirectory(p),
     },
     ...lifecycleProviders,
     {
@@ -122,7 +121,7 @@ export class StoresModule implements OnApplicationBootstrap, OnApplicationShutdo
    * a role with BYPASSRLS or the owner of a tenant table.
    */
   async onApplicationBootstrap(): Promise<void> {
-    const problems = await unsafeRoleProblems(this.postgres.gateway);
+    const problems = await this.postgres.roleProblems();
     if (problems.length > 0) {
       throw new Error(
         `DATABASE_URL must name the unprivileged gateway role: ${problems.join('; ')}`,

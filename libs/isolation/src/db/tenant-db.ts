@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { poolOf, type PoolPlane, type PostgresPools } from '../stores/postgres.pools.js';
 import { TenantContext, TENANT_ID_PATTERN } from '../context/tenant-context.js';
 import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
@@ -42,7 +43,11 @@ export type ScopedRead = keyof typeof SCOPED_READS;
  * row-level security in the database limits it to that tenant's rows. No method takes a tenant.
  */
 export class TenantDb {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly pool: pg.Pool;
+
+  constructor(pools: PostgresPools, plane: PoolPlane = 'gateway') {
+    this.pool = poolOf(pools, plane);
+  }
 
   /** Runs `fn` in a transaction scoped to the tenant of the current context. */
   async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
@@ -85,7 +90,11 @@ export class TenantDb {
  * provisioning step must touch a tenant's own rows, to one named tenant of that MSP.
  */
 export class ControlDb {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly pool: pg.Pool;
+
+  constructor(pools: PostgresPools) {
+    this.pool = poolOf(pools, 'control');
+  }
 
   /** Runs `fn` scoped to the current operator's MSP. */
   async mspTransaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
@@ -128,7 +137,11 @@ export class ControlDb {
  * context is open, so it names the tenant, and can read nothing but that tenant's own row.
  */
 export class TenantDirectory {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly pool: pg.Pool;
+
+  constructor(pools: PostgresPools) {
+    this.pool = poolOf(pools, 'gateway');
+  }
 
   /** The tenant's status, or undefined when there is no such tenant. */
   async status(tenantId: string): Promise<string | undefined> {

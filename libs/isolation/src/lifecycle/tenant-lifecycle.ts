@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { IsogateError } from '../errors/isogate-error.js';
 import { ControlDb, type SqlSession } from '../db/tenant-db.js';
+import { poolOf, type PostgresPools } from '../stores/postgres.pools.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { TenantContext } from '../context/tenant-context.js';
 import {
@@ -35,13 +36,16 @@ export type AfterStep = (step: ProvisioningStep, tenantId: string) => void | Pro
 export class TenantLifecycle {
   readonly #db: ControlDb;
 
+  private readonly pool: pg.Pool;
+
   constructor(
-    private readonly pool: pg.Pool,
+    pools: PostgresPools,
     private readonly masterKey: MasterKey,
     private readonly stores: StoreProvisioning,
     private readonly afterStep: AfterStep = () => undefined,
   ) {
-    this.#db = new ControlDb(pool);
+    this.pool = poolOf(pools, 'control');
+    this.#db = new ControlDb(pools);
   }
 
   /** Provisions `tenant` under the caller's MSP; 409 when the id is taken or already active. */

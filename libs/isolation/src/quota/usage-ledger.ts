@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { TenantContext } from '../context/tenant-context.js';
 import { inTransaction } from '../db/sql-session.js';
+import { poolOf, type PostgresPools } from '../stores/postgres.pools.js';
 import { utcDay } from './utc-day.js';
 
 /** Requests and tokens of one tenant on one day, not yet written. */
@@ -39,10 +40,14 @@ export class UsageLedger {
   #pending = new Map<string, Map<string, PendingDay>>();
   #tail: Promise<unknown> = Promise.resolve();
 
+  private readonly pool: pg.Pool;
+
   constructor(
-    private readonly pool: pg.Pool,
+    pools: PostgresPools,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.pool = poolOf(pools, 'gateway');
+  }
 
   /** Counts one request of the current tenant, today. */
   recordRequest(): void {
