@@ -111,6 +111,36 @@ describe('documents and retrieval', () => {
     }
   });
 
+  it('fills the answer from the graph when the search finds fewer passages than asked', async () => {
+    const t = await newTenant();
+    const texts = {
+      found: 'Maria Okonkwo of Lagos General Hospital measured spirometry in asthma patients.',
+      linked: 'Maria Okonkwo of Lagos General Hospital later reported on dialysis outcomes.',
+      unrelated: 'Serum creatinine tracks glomerular filtration in chronic kidney disease.',
+    };
+    for (const [id, text] of Object.entries(texts)) {
+      expect((await call(t.admin, 'POST', '/v1/documents', { id, text })).status).toBe(201);
+    }
+    const ids = async (expand_graph: boolean) =>
+      (await retrieve(t.user, { query: 'spirometry', top_k: 5, expand_graph })).results.map(
+        (r) => r.document_id,
+      );
+    // Only one passage holds the word; the graph adds the one that shares its entities.
+    expect(await ids(true)).toEqual(['found', 'linked']);
+    // Control: without the graph, the search alone answers.
+    expect(await ids(false)).toEqual(['found']);
+    // A passage reached through the graph is shown at its current version only.
+    const replaced = 'Maria Okonkwo of Lagos General Hospital retired in 2020.';
+    expect(
+      (await call(t.admin, 'POST', '/v1/documents', { id: 'linked', text: replaced })).status,
+    ).toBe(201);
+    const after = await retrieve(t.user, { query: 'spirometry', top_k: 5 });
+    expect(after.results.map((r) => [r.document_id, r.text])).toEqual([
+      ['found', texts.found],
+      ['linked', replaced],
+    ]);
+  });
+
   it('matches hyphenated compounds and Greek letter symbols however they are spelt', async () => {
     const t = await newTenant();
     const texts = {

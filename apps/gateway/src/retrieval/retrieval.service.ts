@@ -25,6 +25,13 @@ const RRF_K = 60;
 const GRAPH_WEIGHT = 0.05;
 /** Candidates fetched beyond `top_k`, so hidden versions and fusion have room. */
 const EXTRA_CANDIDATES = 20;
+/** The most `top_k` may be (retrieval.schemas.ts). */
+const MAX_TOP_K = 100;
+// The graph only reorders hits unless fewer than top_k hits are current: the largest boost a
+// chunk reached only through the graph gets is below the smallest score of any hit.
+const GRAPH_BOOST_MAX = GRAPH_WEIGHT / (RRF_K + 1);
+const MIN_HIT_SCORE = 1 / (RRF_K + MAX_TOP_K + EXTRA_CANDIDATES);
+if (GRAPH_BOOST_MAX >= MIN_HIT_SCORE) throw new Error('graph boosts must stay below every hit');
 
 interface Candidate {
   readonly hit: VectorHit;
@@ -60,40 +67,64 @@ export class RetrievalService {
       limit: body.top_k + EXTRA_CANDIDATES,
       ...(filter !== undefined ? { filter } : {}),
     });
-    const ranked = body.expand_graph ? await this.fuse(hits, filter) : plain(hits);
-    const visible = await this.current(ranked);
-    const results: RetrievedChunk[] = [];
-    for (const { hit, score } of visible.slice(0, body.top_k)) {
-      results.push({
+    const visible = body.expand_graph
+      ? await this.fused(hits, body.top_k, filter)
+      : await this.current(plain(hits));
+    const top = visible.slice(0, body.top_k);
+    const results = await Promise.all(
+      top.map(async ({ hit, score }): Promise<RetrievedChunk> => ({
         document_id: String(hit.payload.document_id),
         chunk_index: Number(hit.payload.chunk_index),
         title: await this.keys.openText(String(hit.payload.title_enc)),
         text: await this.keys.openText(String(hit.payload.text_enc)),
         score,
-      });
-    }
+      })),
+    );
     return { results };
   }
 
-  /** Reciprocal-rank fusion of the search ranking with the graph expansion's ranking. */
-  private async fuse(hits: readonly VectorHit[], filter?: VectorFilter): Promise<Candidate[]> {
+  /**
+   * The search ranking fused with the graph expansion (reciprocal ranks), current versions
+   * only. The expansion and the version check of the hits run at the same time. A chunk that
+   * only the graph reached scores below every hit (GRAPH_BOOST_MAX < MIN_HIT_SCORE), so it is
+   * read from the vector store only when fewer than `topK` hits are current.
+   */
+  private async fused(
+    hits: readonly VectorHit[],
+    topK: number,
+    filter?: VectorFilter,
+  ): Promise<Candidate[]> {
     const candidates = new Map<string, Candidate>();
     hits.forEach((hit, rank) => candidates.set(hit.id, { hit, score: 1 / (RRF_K + rank + 1) }));
-    const expanded = await this.graph.expand(hits.map((hit) => hit.id));
-    const missing = expanded.filter((e) => !candidates.has(e.id)).map((e) => e.id);
-    // Chunks reached only through the graph are read back with the caller's filter applied.
-    const fetched = new Map((await this.vectors.fetch(missing, filter)).map((h) => [h.id, h]));
+    const [expanded, visibleHits] = await Promise.all([
+      this.graph.expand(hits.map((hit) => hit.id)),
+      this.current([...candidates.values()]),
+    ]);
+    const boost = (rank: number) => GRAPH_WEIGHT / (RRF_K + rank + 1);
     expanded.forEach((chunk, rank) => {
-      const boost = GRAPH_WEIGHT / (RRF_K + rank + 1);
       const known = candidates.get(chunk.id);
-      if (known !== undefined) {
-        known.score += boost;
-        return;
-      }
-      const hit = fetched.get(chunk.id);
-      if (hit !== undefined) candidates.set(chunk.id, { hit, score: boost });
+      if (known !== undefined) known.score += boost(rank);
     });
-    return [...candidates.values()].sort((a, b) => b.score - a.score);
+    let visible = visibleHits;
+    const missing = expanded.filter((e) => !candidates.has(e.id));
+    if (visible.length < topK && missing.length > 0) {
+      // Chunks reached only through the graph are read back with the caller's filter applied.
+      const fetched = new Map(
+        (
+          await this.vectors.fetch(
+            missing.map((e) => e.id),
+            filter,
+          )
+        ).map((h) => [h.id, h]),
+      );
+      const extra: Candidate[] = [];
+      expanded.forEach((chunk, rank) => {
+        const hit = fetched.get(chunk.id);
+        if (hit !== undefined) extra.push({ hit, score: boost(rank) });
+      });
+      visible = [...visible, ...(await this.current(extra))];
+    }
+    return visible.sort((a, b) => b.score - a.score);
   }
 
   /** Keeps the candidates whose document is visible in PostgreSQL at the version they carry. */
