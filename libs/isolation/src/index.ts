@@ -75,3 +75,10 @@ export type {
   SealedContent,
   StoredDocument,
 } from './repositories/documents-repository.js';
+export {
+  canonicalMetadataPair,
+  metadataBlindIndex,
+  tenantMetadataIndexer,
+  METADATA_INDEX_PURPOSE,
+} from './keys/blind-index.js';
+export type { MetadataIndexer, MetadataScalar } from './keys/blind-index.js';
