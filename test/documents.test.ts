@@ -245,6 +245,26 @@ describe('documents and retrieval', () => {
     }
   });
 
+  it('reads the clear metadata of a row written before metadata was sealed, and seals it on rewrite', async () => {
+    const t = await newTenant();
+    const body = { id: 'old', text: PASSAGES.kidney, metadata: { ward: 'renal' } };
+    expect((await call(t.admin, 'POST', '/v1/documents', body)).status).toBe(201);
+    // The row as the previous release wrote it: clear metadata, nothing sealed.
+    await owner.query(
+      `UPDATE documents SET metadata = '{"ward": "renal"}', metadata_enc = NULL WHERE tenant_id = $1`,
+      [t.id],
+    );
+    expect(await rawRows(t.id)).toContain('renal');
+    expect((await call(t.user, 'GET', '/v1/documents/old')).body.metadata).toEqual({
+      ward: 'renal',
+    });
+    expect((await call(t.admin, 'POST', '/v1/documents', body)).status).toBe(201);
+    expect(await rawRows(t.id)).not.toContain('renal');
+    expect((await call(t.user, 'GET', '/v1/documents/old')).body.metadata).toEqual({
+      ward: 'renal',
+    });
+  });
+
   it('lists with a cursor bound to the tenant', async () => {
     const a = await newTenant();
     const b = await newTenant();

@@ -73,6 +73,7 @@ export type {
   DocumentVersion,
   ListedDocument,
   SealedContent,
+  SealedDocument,
   StoredDocument,
 } from './repositories/documents-repository.js';
 export {

@@ -21,15 +21,17 @@ export interface PreparedDocument {
   /** The title as stored (after the PII rules), for the answer. */
   readonly title: string;
   readonly tokens: number;
-  readonly sealed: { readonly title: Buffer; readonly text: Buffer };
+  /** Title, text and metadata (a JSON object), sealed for PostgreSQL. */
+  readonly sealed: { readonly title: Buffer; readonly text: Buffer; readonly metadata: Buffer };
   readonly indexed: IndexedDocument;
 }
 
 /**
  * Turns a document as a caller sent it into what the stores receive. The tenant's PII rules
  * run first, on title, text and metadata, so nothing later (chunks, BM25 terms, embeddings,
- * graph entities) ever sees the raw values. Text is sealed with the tenant's data key; graph
- * entities are keyed digests under it, so the graph holds no text of the tenant at all.
+ * graph entities) ever sees the raw values. Text and metadata are sealed with the tenant's
+ * data key; graph entities are keyed digests under it, so the graph holds no text of the
+ * tenant at all.
  */
 @Injectable()
 export class DocumentPreparer {
@@ -66,7 +68,11 @@ export class DocumentPreparer {
     return {
       title,
       tokens: countTokens(title) + countTokens(text),
-      sealed: { title: await this.keys.seal(title), text: await this.keys.seal(text) },
+      sealed: {
+        title: await this.keys.seal(title),
+        text: await this.keys.seal(text),
+        metadata: await this.keys.seal(JSON.stringify(metadata)),
+      },
       indexed: {
         id,
         version: this.version(id, { title, text, metadata }),

@@ -62,7 +62,6 @@ export class DocumentsService {
     const { version } = prepared.indexed;
     const next = {
       sealed: prepared.sealed,
-      metadata: prepared.indexed.metadata,
       chunks: prepared.indexed.chunks.length,
       tokens: prepared.tokens,
       bytes,
@@ -127,12 +126,20 @@ export class DocumentsService {
     return {
       id: row.id,
       title: (await this.keys.open(row.sealedTitle)).toString('utf8'),
-      metadata: { ...row.metadata },
+      metadata: await this.metadata(row),
       chunks: row.chunks,
       tokens: row.tokens,
       created_at: row.createdAt.toISOString(),
       updated_at: row.updatedAt.toISOString(),
     };
+  }
+
+  /** A row written before metadata was sealed still holds it in clear, until written again. */
+  private async metadata(row: StoredDocument): Promise<DocumentSummary['metadata']> {
+    if (row.sealedMetadata === undefined) return { ...row.legacyMetadata };
+    return JSON.parse(
+      (await this.keys.open(row.sealedMetadata)).toString('utf8'),
+    ) as DocumentSummary['metadata'];
   }
 
   /** A cursor names a position in this tenant's list and carries a MAC under its key. */

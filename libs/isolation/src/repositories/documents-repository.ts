@@ -1,12 +1,16 @@
 import type { TenantDb } from '../db/tenant-db.js';
+import type { MetadataScalar } from '../keys/blind-index.js';
 
-/** A document as PostgreSQL holds it: title and text sealed with the tenant's data key. */
+/** A document as PostgreSQL holds it: title, text and metadata sealed with the tenant's data key. */
 export interface StoredDocument {
   readonly id: string;
   readonly sealedTitle: Buffer;
   /** Present when the read asked for the text (`findReady`), absent in list pages. */
   readonly sealedText?: Buffer;
-  readonly metadata: Readonly<Record<string, string | number | boolean>>;
+  /** The sealed JSON object of the metadata; absent on a row written before it was sealed. */
+  readonly sealedMetadata?: Buffer;
+  /** The clear metadata of a row written before metadata was sealed; empty on any other. */
+  readonly legacyMetadata: Readonly<Record<string, MetadataScalar>>;
   readonly chunks: number;
   readonly tokens: number;
   readonly createdAt: Date;
@@ -24,10 +28,14 @@ export interface SealedContent {
   readonly text: Buffer;
 }
 
+/** A version's sealed title, text and metadata (a JSON object). */
+export interface SealedDocument extends SealedContent {
+  readonly metadata: Buffer;
+}
+
 /** What a finished write makes visible. */
 export interface DocumentVersion {
-  readonly sealed: SealedContent;
-  readonly metadata: Readonly<Record<string, string | number | boolean>>;
+  readonly sealed: SealedDocument;
   readonly chunks: number;
   readonly tokens: number;
   readonly bytes: number;
@@ -39,7 +47,8 @@ interface DocumentRow {
   id: string;
   title_enc: Buffer;
   text_enc?: Buffer;
-  metadata: Record<string, string | number | boolean>;
+  metadata_enc: Buffer | null;
+  metadata: Record<string, MetadataScalar>;
   chunks: number;
   tokens: number;
   created_at: Date;
@@ -60,7 +69,8 @@ const LOCK_DOCUMENT = `SELECT pg_advisory_xact_lock(
 /** The lock name of the tenant's document count (not a valid document id). */
 const COUNT_LOCK = '*count*';
 
-const SUMMARY_COLUMNS = 'id, title_enc, metadata, chunks, tokens, created_at, updated_at';
+const SUMMARY_COLUMNS =
+  'id, title_enc, metadata_enc, metadata, chunks, tokens, created_at, updated_at';
 
 /**
  * The documents table of the current tenant: every statement runs in a `TenantDb`
@@ -114,14 +124,15 @@ export class DocumentsRepository {
       );
       await writeIndexes(before[0]?.content_sha256);
       const rows = await s.query<{ created_at: Date }>(
-        `UPDATE documents SET title_enc = $2, text_enc = $3, metadata = $4, chunks = $5,
+        `UPDATE documents SET title_enc = $2, text_enc = $3, metadata_enc = $4, metadata = '{}',
+           chunks = $5,
            tokens = $6, bytes = $7, content_sha256 = $8, state = 'ready', updated_at = now()
          WHERE id = $1 RETURNING created_at`,
         [
           id,
           next.sealed.title,
           next.sealed.text,
-          next.metadata,
+          next.sealed.metadata,
           next.chunks,
           next.tokens,
           next.bytes,
@@ -206,7 +217,8 @@ function toStored(row: DocumentRow): StoredDocument {
     id: row.id,
     sealedTitle: row.title_enc,
     ...(row.text_enc !== undefined ? { sealedText: row.text_enc } : {}),
-    metadata: row.metadata,
+    ...(row.metadata_enc !== null ? { sealedMetadata: row.metadata_enc } : {}),
+    legacyMetadata: row.metadata,
     chunks: row.chunks,
     tokens: row.tokens,
     createdAt: row.created_at,
