@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import canonicalize from 'canonicalize';
-import { applyPii, TenantKeys, type PiiPolicy } from '@isogate/isolation';
+import { applyPii, tenantMetadataIndexer, TenantKeys, type PiiPolicy } from '@isogate/isolation';
 import {
   chunkDocument,
   countTokens,
@@ -50,6 +50,9 @@ export class DocumentPreparer {
     const entityKey = await this.keys.subkey('entity');
     const terms = metadataTerms(metadata);
     const sealedTitle = await this.keys.sealText(title);
+    // Qdrant gets keyed digests of the metadata pairs only; the values stay sealed in PostgreSQL.
+    const blindIndex = await tenantMetadataIndexer(this.keys);
+    const metadataIndex = Object.entries(metadata).map(([key, value]) => blindIndex(key, value));
     const indexedChunks: IndexedChunk[] = [];
     for (const [position, chunk] of chunks.entries()) {
       const vector = dense?.[position];
@@ -77,7 +80,7 @@ export class DocumentPreparer {
         id,
         version: this.version(id, { title, text, metadata }),
         sealedTitle,
-        metadata,
+        metadataIndex,
         chunks: indexedChunks,
       },
     };
