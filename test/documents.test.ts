@@ -275,6 +275,79 @@ describe('documents and retrieval', () => {
     }
   });
 
+  it('keeps metadata values out of the stores: filters match keyed blind indexes, per tenant', async () => {
+    const a = await newTenant();
+    const b = await newTenant();
+    const department = `oncology-${freshId('dept')}`;
+    const elsewhere = `cardiology-${freshId('dept')}`;
+    const metadata = { department, floor: 3, audited: true };
+    for (const t of [a, b]) {
+      const body = { id: 'm1', title: 'Ward notes', text: PASSAGES.heart, metadata };
+      expect((await call(t.admin, 'POST', '/v1/documents', body)).status).toBe(201);
+    }
+    // Control: the owning tenant reads its metadata back in clear.
+    expect((await call(a.user, 'GET', '/v1/documents/m1')).body.metadata).toEqual(metadata);
+    const listed = (await call(a.user, 'GET', '/v1/documents')).body as {
+      data: { metadata: unknown }[];
+    };
+    expect(listed.data.map((d) => d.metadata)).toEqual([metadata]);
+
+    // Neither Qdrant's payloads nor PostgreSQL's row holds a metadata value.
+    const payloads = await rawPayloads(a.id);
+    expect(payloads).toHaveLength(1);
+    expect(JSON.stringify(payloads)).not.toContain(department);
+    expect(JSON.stringify(payloads)).not.toContain('oncology');
+    expect(await rawRows(a.id)).not.toContain('oncology');
+    expect(await rawRows(a.id)).toContain('m1');
+
+    // Filters still work on the blind indexes: the value finds the document, another does not.
+    const found = async (filter: Record<string, unknown>) =>
+      (await retrieve(a.user, { query: 'valve aorta', filter: { metadata: filter } })).results.map(
+        (r) => r.document_id,
+      );
+    expect(await found({ department })).toEqual(['m1']);
+    expect(await found({ department: elsewhere })).toEqual([]);
+    expect(await found({ department: [elsewhere, department] })).toEqual(['m1']);
+    expect(await found({ department, floor: 3, audited: true })).toEqual(['m1']);
+    // Type-tagged: the number 3 is not the string "3", true is not "true".
+    expect(await found({ floor: '3' })).toEqual([]);
+    expect(await found({ audited: 'true' })).toEqual([]);
+    // A value under another key is another index.
+    expect(await found({ ward: department })).toEqual([]);
+
+    // Keyed per tenant: the same metadata gives another tenant other index values.
+    const indexes = async (tenantId: string) =>
+      (await rawPayloads(tenantId)).flatMap((p) => p.metadata_index as string[]);
+    const ofA = await indexes(a.id);
+    const ofB = await indexes(b.id);
+    expect(ofA).toHaveLength(3);
+    expect(ofB).toHaveLength(3);
+    expect(ofA.filter((value) => ofB.includes(value))).toEqual([]);
+    // Control: tenant B's own filter finds its own document.
+    const theirs = await retrieve(b.user, { query: 'valve', filter: { metadata: { department } } });
+    expect(theirs.results.map((r) => r.document_id)).toEqual(['m1']);
+  });
+
+  it('reads the clear metadata of a row written before metadata was sealed, and seals it on rewrite', async () => {
+    const t = await newTenant();
+    const body = { id: 'old', text: PASSAGES.kidney, metadata: { ward: 'renal' } };
+    expect((await call(t.admin, 'POST', '/v1/documents', body)).status).toBe(201);
+    // The row as the previous release wrote it: clear metadata, nothing sealed.
+    await owner.query(
+      `UPDATE documents SET metadata = '{"ward": "renal"}', metadata_enc = NULL WHERE tenant_id = $1`,
+      [t.id],
+    );
+    expect(await rawRows(t.id)).toContain('renal');
+    expect((await call(t.user, 'GET', '/v1/documents/old')).body.metadata).toEqual({
+      ward: 'renal',
+    });
+    expect((await call(t.admin, 'POST', '/v1/documents', body)).status).toBe(201);
+    expect(await rawRows(t.id)).not.toContain('renal');
+    expect((await call(t.user, 'GET', '/v1/documents/old')).body.metadata).toEqual({
+      ward: 'renal',
+    });
+  });
+
   it('lists with a cursor bound to the tenant', async () => {
     const a = await newTenant();
     const b = await newTenant();

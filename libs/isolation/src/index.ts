@@ -67,3 +67,19 @@ export { isAuthFailure } from './connections/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
+// documents repository
+export { DocumentsRepository } from './repositories/documents-repository.js';
+export type {
+  DocumentVersion,
+  ListedDocument,
+  SealedContent,
+  SealedDocument,
+  StoredDocument,
+} from './repositories/documents-repository.js';
+export {
+  canonicalMetadataPair,
+  metadataBlindIndex,
+  tenantMetadataIndexer,
+  METADATA_INDEX_PURPOSE,
+} from './keys/blind-index.js';
+export type { MetadataIndexer, MetadataScalar } from './keys/blind-index.js';

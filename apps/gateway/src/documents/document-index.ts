@@ -5,6 +5,13 @@ import { TenantGraph, TenantVectorStore, type VectorPoint } from '@isogate/isola
 /** Flat metadata values: what filters can match. */
 export type MetadataValue = string | number | boolean;
 
+/**
+ * The payload field of a point's metadata: the keyed blind index of each key/value pair
+ * (`tenantMetadataIndexer`), never the pair itself. An equality filter on metadata is a match
+ * on this field; a filter that is not equality (a range, a prefix) cannot be answered from it.
+ */
+export const METADATA_INDEX_FIELD = 'metadata_index';
+
 /** One chunk as the stores receive it: sealed text, and what the indexes need in the clear. */
 export interface IndexedChunk {
   readonly index: number;
@@ -23,7 +30,8 @@ export interface IndexedDocument {
   readonly version: string;
   /** The title, sealed with the tenant's data key (base64). */
   readonly sealedTitle: string;
-  readonly metadata: Readonly<Record<string, MetadataValue>>;
+  /** The blind indexes of the document's metadata pairs, one per key. */
+  readonly metadataIndex: readonly string[];
   readonly chunks: readonly IndexedChunk[];
 }
 
@@ -165,7 +173,7 @@ function pointOf(doc: IndexedDocument, chunk: IndexedChunk): VectorPoint {
       version: doc.version,
       title_enc: doc.sealedTitle,
       text_enc: chunk.sealedText,
-      metadata: doc.metadata,
+      [METADATA_INDEX_FIELD]: doc.metadataIndex,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import canonicalize from 'canonicalize';
-import { applyPii, TenantKeys, type PiiPolicy } from '@isogate/isolation';
+import { applyPii, tenantMetadataIndexer, TenantKeys, type PiiPolicy } from '@isogate/isolation';
 import {
   chunkDocument,
   countTokens,
@@ -21,15 +21,17 @@ export interface PreparedDocument {
   /** The title as stored (after the PII rules), for the answer. */
   readonly title: string;
   readonly tokens: number;
-  readonly sealed: { readonly title: Buffer; readonly text: Buffer };
+  /** Title, text and metadata (a JSON object), sealed for PostgreSQL. */
+  readonly sealed: { readonly title: Buffer; readonly text: Buffer; readonly metadata: Buffer };
   readonly indexed: IndexedDocument;
 }
 
 /**
  * Turns a document as a caller sent it into what the stores receive. The tenant's PII rules
  * run first, on title, text and metadata, so nothing later (chunks, BM25 terms, embeddings,
- * graph entities) ever sees the raw values. Text is sealed with the tenant's data key; graph
- * entities are keyed digests under it, so the graph holds no text of the tenant at all.
+ * graph entities) ever sees the raw values. Text and metadata are sealed with the tenant's
+ * data key; graph entities are keyed digests under it, so the graph holds no text of the
+ * tenant at all.
  */
 @Injectable()
 export class DocumentPreparer {
@@ -48,6 +50,9 @@ export class DocumentPreparer {
     const entityKey = await this.keys.subkey('entity');
     const terms = metadataTerms(metadata);
     const sealedTitle = await this.keys.sealText(title);
+    // Qdrant gets keyed digests of the metadata pairs only; the values stay sealed in PostgreSQL.
+    const blindIndex = await tenantMetadataIndexer(this.keys);
+    const metadataIndex = Object.entries(metadata).map(([key, value]) => blindIndex(key, value));
     const indexedChunks: IndexedChunk[] = [];
     for (const [position, chunk] of chunks.entries()) {
       const vector = dense?.[position];
@@ -66,12 +71,16 @@ export class DocumentPreparer {
     return {
       title,
       tokens: countTokens(title) + countTokens(text),
-      sealed: { title: await this.keys.seal(title), text: await this.keys.seal(text) },
+      sealed: {
+        title: await this.keys.seal(title),
+        text: await this.keys.seal(text),
+        metadata: await this.keys.seal(JSON.stringify(metadata)),
+      },
       indexed: {
         id,
         version: this.version(id, { title, text, metadata }),
         sealedTitle,
-        metadata,
+        metadataIndex,
         chunks: indexedChunks,
       },
     };

@@ -3,6 +3,7 @@ import {
   applyPii,
   TenantDb,
   TenantKeys,
+  tenantMetadataIndexer,
   TenantVectorStore,
   type VectorCondition,
   type VectorFilter,
@@ -10,6 +11,7 @@ import {
 } from '@isogate/isolation';
 import { lexicalText } from '@isogate/embeddings';
 import type { DenseEmbedder } from '@isogate/models';
+import { METADATA_INDEX_FIELD } from '../documents/document-index.js';
 import { TenantSettings } from '../documents/tenant-settings.js';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import { GraphExpansion } from './graph-expansion.js';
@@ -58,7 +60,7 @@ export class RetrievalService {
     const { pii } = await this.settings.current();
     // The query meets the same rules as the documents: a pseudonymized email finds its token.
     const query = applyPii(body.query, pii).text;
-    const filter = metadataFilter(body.filter);
+    const filter = await this.metadataFilter(body.filter);
     const dense = this.embedder === null ? undefined : (await this.embedder.embed([query]))[0];
     const hits = await this.vectors.query({
       // The same lexical variants the chunks were indexed with (document-preparer.ts).
@@ -81,6 +83,25 @@ export class RetrievalService {
       })),
     );
     return { results };
+  }
+
+  /**
+   * The caller's metadata conditions as a filter the vector store nests inside the tenant
+   * scope. Points carry keyed blind indexes of their metadata pairs, not the pairs, so each
+   * condition matches the blind index of the pair it names (of any of them, for a list).
+   */
+  private async metadataFilter(
+    filter: RetrievalFilter | undefined,
+  ): Promise<VectorFilter | undefined> {
+    const entries = Object.entries(filter?.metadata ?? {});
+    if (entries.length === 0) return undefined;
+    const blindIndex = await tenantMetadataIndexer(this.keys);
+    const must: VectorCondition[] = entries.map(([key, value]) =>
+      Array.isArray(value)
+        ? { key: METADATA_INDEX_FIELD, match: { any: value.map((v) => blindIndex(key, v)) } }
+        : { key: METADATA_INDEX_FIELD, match: { value: blindIndex(key, value) } },
+    );
+    return { must };
   }
 
   /**
@@ -144,16 +165,4 @@ export class RetrievalService {
 
 function plain(hits: readonly VectorHit[]): Candidate[] {
   return hits.map((hit) => ({ hit, score: hit.score }));
-}
-
-/** The caller's metadata conditions as a filter the vector store nests inside the tenant scope. */
-function metadataFilter(filter: RetrievalFilter | undefined): VectorFilter | undefined {
-  const entries = Object.entries(filter?.metadata ?? {});
-  if (entries.length === 0) return undefined;
-  const must: VectorCondition[] = entries.map(([key, value]) =>
-    Array.isArray(value)
-      ? { key: `metadata.${key}`, match: { any: value } }
-      : { key: `metadata.${key}`, match: { value } },
-  );
-  return { must };
 }

@@ -1,0 +1,227 @@
+import type { TenantDb } from '../db/tenant-db.js';
+import type { MetadataScalar } from '../keys/blind-index.js';
+
+/** A document as PostgreSQL holds it: title, text and metadata sealed with the tenant's data key. */
+export interface StoredDocument {
+  readonly id: string;
+  readonly sealedTitle: Buffer;
+  /** Present when the read asked for the text (`findReady`), absent in list pages. */
+  readonly sealedText?: Buffer;
+  /** The sealed JSON object of the metadata; absent on a row written before it was sealed. */
+  readonly sealedMetadata?: Buffer;
+  /** The clear metadata of a row written before metadata was sealed; empty on any other. */
+  readonly legacyMetadata: Readonly<Record<string, MetadataScalar>>;
+  readonly chunks: number;
+  readonly tokens: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** A list entry, with the exact position it holds in the list (microseconds kept). */
+export interface ListedDocument extends StoredDocument {
+  readonly position: { readonly created: string; readonly id: string };
+}
+
+/** The sealed title and text a document's row is reserved with. */
+export interface SealedContent {
+  readonly title: Buffer;
+  readonly text: Buffer;
+}
+
+/** A version's sealed title, text and metadata (a JSON object). */
+export interface SealedDocument extends SealedContent {
+  readonly metadata: Buffer;
+}
+
+/** What a finished write makes visible. */
+export interface DocumentVersion {
+  readonly sealed: SealedDocument;
+  readonly chunks: number;
+  readonly tokens: number;
+  readonly bytes: number;
+  /** The digest of the version; the chunks in the indexes carry it too. */
+  readonly version: string;
+}
+
+interface DocumentRow {
+  id: string;
+  title_enc: Buffer;
+  text_enc?: Buffer;
+  metadata_enc: Buffer | null;
+  metadata: Record<string, MetadataScalar>;
+  chunks: number;
+  tokens: number;
+  created_at: Date;
+  updated_at: Date;
+  created_key?: string;
+}
+
+/** Bumped with every document change; the response cache keys on it. */
+const BUMP_CORPUS = `INSERT INTO corpus_versions (tenant_id, version)
+  VALUES (current_setting('app.tenant_id', true), 1)
+  ON CONFLICT (tenant_id) DO UPDATE SET version = corpus_versions.version + 1`;
+/**
+ * Serializes writers of one document of one tenant for the length of a transaction. The
+ * tenant is the transaction's own setting, so one tenant's lock never waits on another's.
+ */
+const LOCK_DOCUMENT = `SELECT pg_advisory_xact_lock(
+  hashtextextended(current_setting('app.tenant_id', true) || ':' || $1, 0))`;
+/** The lock name of the tenant's document count (not a valid document id). */
+const COUNT_LOCK = '*count*';
+
+const SUMMARY_COLUMNS =
+  'id, title_enc, metadata_enc, metadata, chunks, tokens, created_at, updated_at';
+
+/**
+ * The documents table of the current tenant: every statement runs in a `TenantDb`
+ * transaction, so row-level security limits it to that tenant's rows, and no method takes a
+ * tenant. Where a write must hold a document's lock while other stores are written, the
+ * method takes that work as a callback and runs it inside the transaction.
+ */
+export class DocumentsRepository {
+  constructor(private readonly db: TenantDb) {}
+
+  /**
+   * Makes sure a row exists for the document, invisible (`writing`) until a write completes,
+   * under the tenant's count lock so concurrent creations cannot together pass `maxDocuments`.
+   * False when the document is new and the tenant already holds `maxDocuments`.
+   */
+  async reserve(id: string, sealed: SealedContent, maxDocuments: number): Promise<boolean> {
+    return this.db.transaction(async (s) => {
+      await s.query(LOCK_DOCUMENT, [COUNT_LOCK]);
+      const existing = await s.query('SELECT 1 FROM documents WHERE id = $1', [id]);
+      if (existing.length > 0) return true;
+      const [{ count } = { count: '0' }] = await s.query<{ count: string }>(
+        'SELECT count(*) AS count FROM documents',
+      );
+      if (Number(count) >= maxDocuments) return false;
+      await s.query(
+        `INSERT INTO documents (tenant_id, id, title_enc, text_enc, content_sha256, state)
+         VALUES (current_setting('app.tenant_id', true), $1, $2, $3, '', 'writing')
+         ON CONFLICT DO NOTHING`,
+        [id, sealed.title, sealed.text],
+      );
+      return true;
+    });
+  }
+
+  /**
+   * Writes a reserved document's new version under its lock: `writeIndexes` runs first (it is
+   * told the version PostgreSQL shows now, if any), then the row is made visible at `next`
+   * and the corpus version bumped, in one transaction. Undefined when the row is gone (a
+   * delete finished meanwhile).
+   */
+  async publish(
+    id: string,
+    next: DocumentVersion,
+    writeIndexes: (current: string | undefined) => Promise<void>,
+  ): Promise<{ createdAt: Date } | undefined> {
+    return this.db.transaction(async (s) => {
+      await s.query(LOCK_DOCUMENT, [id]);
+      const before = await s.query<{ content_sha256: string }>(
+        'SELECT content_sha256 FROM documents WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      await writeIndexes(before[0]?.content_sha256);
+      const rows = await s.query<{ created_at: Date }>(
+        `UPDATE documents SET title_enc = $2, text_enc = $3, metadata_enc = $4, metadata = '{}',
+           chunks = $5,
+           tokens = $6, bytes = $7, content_sha256 = $8, state = 'ready', updated_at = now()
+         WHERE id = $1 RETURNING created_at`,
+        [
+          id,
+          next.sealed.title,
+          next.sealed.text,
+          next.sealed.metadata,
+          next.chunks,
+          next.tokens,
+          next.bytes,
+          next.version,
+        ],
+      );
+      await s.query(BUMP_CORPUS);
+      const row = rows[0];
+      return row === undefined ? undefined : { createdAt: row.created_at };
+    });
+  }
+
+  /** Up to `limit` visible documents after `after`, oldest first. */
+  async page(
+    after: { readonly created: string; readonly id: string } | undefined,
+    limit: number,
+  ): Promise<ListedDocument[]> {
+    const rows = await this.db.transaction((s) =>
+      s.query<DocumentRow>(
+        `SELECT ${SUMMARY_COLUMNS}, created_at::text AS created_key
+           FROM documents
+          WHERE state = 'ready' AND ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2))
+          ORDER BY created_at, id LIMIT $3`,
+        [after?.created ?? null, after?.id ?? '', limit],
+      ),
+    );
+    return rows.map((row) => ({
+      ...toStored(row),
+      position: { created: row.created_key ?? '', id: row.id },
+    }));
+  }
+
+  /** A visible document with its sealed text, or undefined (missing and another tenant's alike). */
+  async findReady(id: string): Promise<StoredDocument | undefined> {
+    const rows = await this.db.transaction((s) =>
+      s.query<DocumentRow>(
+        `SELECT ${SUMMARY_COLUMNS}, text_enc FROM documents WHERE id = $1 AND state = 'ready'`,
+        [id],
+      ),
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : toStored(row);
+  }
+
+  /**
+   * Hides a document (`deleting`) and bumps the corpus version, committed, so no read shows
+   * it while it is removed from the indexes. False when there is no such document.
+   */
+  async hide(id: string): Promise<boolean> {
+    return this.db.transaction(async (s) => {
+      await s.query(LOCK_DOCUMENT, [id]);
+      const count = await s.execute(
+        `UPDATE documents SET state = 'deleting', updated_at = now() WHERE id = $1`,
+        [id],
+      );
+      if (count > 0) await s.query(BUMP_CORPUS);
+      return count > 0;
+    });
+  }
+
+  /**
+   * Removes a hidden document under its lock: `removeIndexes` runs first, then the row is
+   * deleted. Nothing happens when the document was written again meanwhile (no longer
+   * `deleting`): the new document stands.
+   */
+  async removeHidden(id: string, removeIndexes: () => Promise<void>): Promise<void> {
+    await this.db.transaction(async (s) => {
+      await s.query(LOCK_DOCUMENT, [id]);
+      const state = await s.query<{ state: string }>(
+        'SELECT state FROM documents WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      if (state[0]?.state !== 'deleting') return;
+      await removeIndexes();
+      await s.execute('DELETE FROM documents WHERE id = $1', [id]);
+    });
+  }
+}
+
+function toStored(row: DocumentRow): StoredDocument {
+  return {
+    id: row.id,
+    sealedTitle: row.title_enc,
+    ...(row.text_enc !== undefined ? { sealedText: row.text_enc } : {}),
+    ...(row.metadata_enc !== null ? { sealedMetadata: row.metadata_enc } : {}),
+    legacyMetadata: row.metadata,
+    chunks: row.chunks,
+    tokens: row.tokens,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
