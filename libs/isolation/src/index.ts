@@ -67,3 +67,6 @@ export { isAuthFailure } from './connections/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
+// tenants repository
+export { TenantsRepository } from './repositories/tenants-repository.js';
+export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-repository.js';
