@@ -121,9 +121,42 @@ describe('tenant provisioning and deletion across the four stores', () => {
     ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const refusals = results.filter((r) => r.status === 'rejected').map((r): unknown => r.reason);
-    expect(refusals).toEqual([expect.objectContaining({ code: 'conflict' })]);
+    expect(refusals).toEqual([expect.objectContaining({ code: 'tenant_exists' })]);
     expect((await superuser.query('SELECT 1 FROM tenants WHERE id = $1', [id])).rowCount).toBe(1);
     await asOperator(() => lifecycle().delete(id));
+  });
+
+  it('answers at once, without waiting, to requests on an id another request is creating', async () => {
+    const id = freshId('busy');
+    let resume: () => void = () => undefined;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let reached: () => void = () => undefined;
+    const atQdrant = new Promise<void>((resolve) => (reached = resolve));
+    const creating = asOperator(() =>
+      lifecycle(async (step) => {
+        if (step !== 'qdrant') return;
+        reached();
+        await paused;
+      }).create({ id, name: 'Busy' }),
+    );
+    await atQdrant;
+    // Had any of these waited for the lock, it would never answer: the creation resumes after.
+    const other = (fn: () => Promise<unknown>) => TenantContext.run(operator(freshId('msp')), fn);
+    await expect(asOperator(() => lifecycle().create({ id, name: 'Again' }))).rejects.toMatchObject(
+      { code: 'tenant_exists' },
+    );
+    await expect(asOperator(() => lifecycle().delete(id))).rejects.toMatchObject({
+      code: 'conflict',
+    });
+    // The lock is per id across MSPs; another MSP still learns nothing beyond "not found".
+    await expect(other(() => lifecycle().delete(id))).rejects.toMatchObject({ code: 'not_found' });
+    resume();
+    await expect(creating).resolves.toMatchObject({ id, status: 'active', name: 'Busy' });
+    // Control: once the creation is done, its owner deletes it.
+    await expect(asOperator(() => lifecycle().delete(id))).resolves.toMatchObject({
+      tenant_id: id,
+    });
+    expect(await traces(id)).toEqual(nothing);
   });
 
   it('leaves nothing of a deleted tenant in any store, and a re-created one starts empty', async () => {
@@ -175,7 +208,7 @@ describe('tenant provisioning and deletion across the four stores', () => {
     const other = (fn: () => Promise<unknown>) => TenantContext.run(operator(freshId('msp')), fn);
     await expect(other(() => lifecycle().delete(id))).rejects.toMatchObject({ code: 'not_found' });
     await expect(other(() => lifecycle().create({ id, name: 'Theirs' }))).rejects.toMatchObject({
-      code: 'conflict',
+      code: 'tenant_exists',
     });
     expect((await traces(id)).qdrant).toBe(true);
     await asOperator(() => lifecycle().delete(id));

@@ -86,9 +86,9 @@ describe('tenant control plane', () => {
     const id = freshId('taken');
     expect((await create(id, op1)).status).toBe(201);
     const again = await create(id, op2);
-    expect(again.status).toBe(409);
+    expect(again).toMatchObject({ status: 409, body: { error: { code: 'tenant_exists' } } });
     expect(JSON.stringify(again.body)).not.toContain(msp1);
-    expect((await create(id, op1)).status).toBe(409);
+    expect((await create(id, op1)).body).toEqual(again.body);
   });
 
   it.each([

@@ -83,3 +83,7 @@ export {
   METADATA_INDEX_PURPOSE,
 } from './keys/blind-index.js';
 export type { MetadataIndexer, MetadataScalar } from './keys/blind-index.js';
+
+// tenants repository
+export { TenantsRepository } from './repositories/tenants-repository.js';
+export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-repository.js';

@@ -139,7 +139,7 @@ async function listAndCreate(ctx: RunContext, msp: Msp, other: Msp): Promise<voi
     const taken = await check.call(operator, 'POST', '/v1/tenants', {
       body: { id: victim.id, name: 'Mine now' },
     });
-    check.status(taken, 409, 'conflict');
+    check.status(taken, 409, 'tenant_exists');
     check.expect(!taken.text.includes(otherMsp), 'the 409 names the MSP that holds the id');
     const fresh = `cnf-${ctx.runId}-new-${msp.label.toLowerCase()}`;
     const made = await check.call(operator, 'POST', '/v1/tenants', {

@@ -23,6 +23,7 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
     case 'model_not_found':
       return { status: 404, type: 'not_found_error' };
     case 'conflict':
+    case 'tenant_exists':
     case 'document_limit_reached':
       return { status: 409, type: 'conflict_error' };
     case 'payload_too_large':

@@ -14,6 +14,7 @@ import {
   TenantDirectory,
   StoreProvisioner,
   TenantLifecycle,
+  TenantsRepository,
   TenantVectorStore,
   TenantGraph,
   TenantCache,
@@ -76,6 +77,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (p: PostgresPools) => new ControlDb(p),
     },
     {
+      provide: TenantsRepository,
+      inject: [PostgresPools],
+      useFactory: (p: PostgresPools) => new TenantsRepository(p),
+    },
+    {
       provide: TenantDirectory,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new TenantDirectory(p),
@@ -97,6 +103,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     TenantDb,
     TenantKeys,
     ControlDb,
+    TenantsRepository,
     TenantDirectory,
     StoreProvisioner,
     TenantLifecycle,

@@ -1,31 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditScope } from '@isogate/audit';
 import {
-  ControlDb,
   IsogateError,
-  TENANT_COLUMNS,
   TenantLifecycle,
-  toTenantRecord,
+  TenantsRepository,
   type DeletionReceipt,
   type TenantRecord,
-  type TenantRow,
+  type UsageDay,
   utcDay,
 } from '@isogate/isolation';
 import { TenantStatusCache } from '../auth/tenant-status.cache.js';
 import type { CreateTenantBody, PatchTenantBody, UsageQuery } from './tenant.schemas.js';
 
-/** One day of a tenant's usage. */
-export interface UsageDay {
-  day: string;
-  requests: number;
-  tokens: number;
-}
-
-/** The operator's view of its MSP's tenants. Every query runs under the MSP's row policy. */
+/** The operator's view of its MSP's tenants; the repository scopes every read to the MSP. */
 @Injectable()
 export class TenantsService {
   constructor(
-    @Inject(ControlDb) private readonly db: ControlDb,
+    @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(TenantLifecycle) private readonly lifecycle: TenantLifecycle,
     @Inject(TenantStatusCache) private readonly statuses: TenantStatusCache,
   ) {}
@@ -37,52 +28,15 @@ export class TenantsService {
   }
 
   async list(): Promise<TenantRecord[]> {
-    const rows = await this.db.mspTransaction((s) =>
-      s.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants ORDER BY id`),
-    );
-    return rows.map(toTenantRecord);
+    return this.tenants.listOfMsp();
   }
 
   async get(id: string): Promise<TenantRecord> {
-    return this.db.tenantOfMspTransaction(id, async (s) => {
-      const rows = await s.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`, [
-        id,
-      ]);
-      return toTenantRecord(rows[0] as TenantRow);
-    });
+    return this.tenants.findOfMsp(id);
   }
 
   async update(id: string, body: PatchTenantBody): Promise<TenantRecord> {
-    const record = await this.db.tenantOfMspTransaction(id, async (s) => {
-      const current = await s.query<{ status: string }>(
-        'SELECT status FROM tenants WHERE id = $1 FOR UPDATE',
-        [id],
-      );
-      const status = current[0]?.status;
-      if (body.status !== undefined && status !== 'active' && status !== 'suspended') {
-        throw new IsogateError(
-          'conflict',
-          `The tenant is ${status ?? 'gone'}; its status cannot be changed now`,
-        );
-      }
-      const rows = await s.query<TenantRow>(
-        `UPDATE tenants SET
-           status = COALESCE($2, status), name = COALESCE($3, name), quotas = COALESCE($4, quotas),
-           retention_days = COALESCE($5, retention_days), pii = COALESCE($6, pii),
-           pii_patterns = COALESCE($7, pii_patterns), updated_at = now()
-         WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-        [
-          id,
-          body.status ?? null,
-          body.name ?? null,
-          body.quotas ?? null,
-          body.retention_days ?? null,
-          body.pii ?? null,
-          body.pii_patterns === undefined ? null : JSON.stringify(body.pii_patterns),
-        ],
-      );
-      return toTenantRecord(rows[0] as TenantRow);
-    });
+    const record = await this.tenants.change(id, body);
     this.statuses.forget(id);
     return record;
   }
@@ -102,18 +56,7 @@ export class TenantsService {
     const to = query.to ?? utcDay(Date.now());
     const from = query.from ?? utcDay(Date.parse(to) - 29 * 86_400_000);
     if (from > to) throw new IsogateError('invalid_request', 'from must not be after to');
-    const rows = await this.db.tenantOfMspTransaction(id, (s) =>
-      s.query<{ day: string; requests: string; tokens: string }>(
-        `SELECT to_char(day, 'YYYY-MM-DD') AS day, requests, tokens FROM usage_daily
-          WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day`,
-        [id, from, to],
-      ),
-    );
-    const data = rows.map((r) => ({
-      day: r.day,
-      requests: Number(r.requests),
-      tokens: Number(r.tokens),
-    }));
+    const data = await this.tenants.dailyUsage(id, { from, to });
     return { tenant_id: id, from, to, data };
   }
 }

@@ -38,12 +38,27 @@ export async function inTransaction<T>(
   settings: SessionSettings,
   fn: (session: SqlSession) => Promise<T>,
 ): Promise<T> {
-  return onClient(pool, async (client) => {
-    await client.query(openStatement(client, settings));
+  return onClient(pool, (client) => transactionOn(client, settings, fn));
+}
+
+/**
+ * Runs `fn` in one transaction with the given settings on a client the caller holds (see
+ * `inTransaction`). A failed transaction is rolled back, so the client can be used again.
+ */
+export async function transactionOn<T>(
+  client: pg.ClientBase,
+  settings: SessionSettings,
+  fn: (session: SqlSession) => Promise<T>,
+): Promise<T> {
+  await client.query(openStatement(client, settings));
+  try {
     const result = await fn(sessionOf(client));
     await client.query('COMMIT');
     return result;
-  });
+  } catch (error) {
+    if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -94,7 +109,7 @@ async function onClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promi
   }
 }
 
-function openStatement(client: pg.PoolClient, settings: SessionSettings): string {
+function openStatement(client: pg.ClientBase, settings: SessionSettings): string {
   // Values are escaped by the driver and were validated against the id pattern before; the
   // simple-query protocol lets BEGIN and both settings travel in one round trip.
   const setting = (name: string, value: string | undefined) =>
@@ -102,7 +117,7 @@ function openStatement(client: pg.PoolClient, settings: SessionSettings): string
   return `BEGIN; SELECT ${setting('app.tenant_id', settings.tenantId)}, ${setting('app.msp_id', settings.mspId)}`;
 }
 
-function sessionOf(client: pg.PoolClient): SqlSession {
+function sessionOf(client: pg.ClientBase): SqlSession {
   return {
     async query<Row extends object>(text: string, values: readonly unknown[] = []) {
       const result = await client.query<Row>(text, values as unknown[]);

@@ -3,10 +3,12 @@ import { poolOf, type PoolPlane, type PostgresPools } from '../stores/postgres.p
 import { TenantContext, TENANT_ID_PATTERN } from '../context/tenant-context.js';
 import { WaitClock } from '../context/wait-clock.js';
 import { IsogateError, StoreUnavailableError } from '../errors/isogate-error.js';
+import { HeldConnection } from './held-connection.js';
 import {
   inTransaction,
   isConnectionFailure,
   readInTransaction,
+  type SessionSettings,
   type SqlSession,
 } from './sql-session.js';
 
@@ -85,51 +87,100 @@ export class TenantDb {
   }
 }
 
-/**
- * Control-plane access for operators: transactions scoped to the caller's MSP, and, where a
- * provisioning step must touch a tenant's own rows, to one named tenant of that MSP.
- */
-export class ControlDb {
-  private readonly pool: pg.Pool;
+type Transact = <T>(
+  settings: SessionSettings,
+  fn: (session: SqlSession) => Promise<T>,
+) => Promise<T>;
 
-  constructor(pools: PostgresPools) {
-    this.pool = poolOf(pools, 'control');
-  }
-
+/** The control-plane transactions of an operator: scoped to its MSP, or to one of its tenants. */
+export interface ControlTransactions {
   /** Runs `fn` scoped to the current operator's MSP. */
-  async mspTransaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    const mspId = ControlDb.requireMspId();
-    return guarded(() => inTransaction(this.pool, { mspId }, fn));
-  }
-
+  mspTransaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   /**
    * Runs `fn` scoped to the operator's MSP and to `tenantId`. The tenant must belong to the
    * MSP: the check runs inside the same transaction, through the MSP's own row-level policy.
    */
+  tenantOfMspTransaction<T>(tenantId: string, fn: (session: SqlSession) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Control-plane access for operators: transactions scoped to the caller's MSP, and, where a
+ * provisioning step must touch a tenant's own rows, to one named tenant of that MSP.
+ */
+export class ControlDb implements ControlTransactions {
+  private readonly pool: pg.Pool;
+
+  readonly #scoped: ControlTransactions;
+
+  constructor(pools: PostgresPools) {
+    this.pool = poolOf(pools, 'control');
+    this.#scoped = mspScoped((settings, fn) => inTransaction(this.pool, settings, fn));
+  }
+
+  async mspTransaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    return this.#scoped.mspTransaction(fn);
+  }
+
   async tenantOfMspTransaction<T>(
     tenantId: string,
     fn: (session: SqlSession) => Promise<T>,
   ): Promise<T> {
-    const mspId = ControlDb.requireMspId();
-    if (!TENANT_ID_PATTERN.test(tenantId)) throw new IsogateError('not_found', 'Tenant not found');
-    return guarded(() =>
-      inTransaction(this.pool, { mspId, tenantId }, async (session) => {
-        const owned = await session.query('SELECT 1 FROM tenants WHERE id = $1 AND msp_id = $2', [
-          tenantId,
-          mspId,
-        ]);
-        if (owned.length === 0) throw new IsogateError('not_found', 'Tenant not found');
-        return fn(session);
-      }),
-    );
+    return this.#scoped.tenantOfMspTransaction(tenantId, fn);
   }
 
-  private static requireMspId(): string {
-    const context = TenantContext.require();
-    if (context.kind !== 'operator')
-      throw new IsogateError('forbidden', 'This operation needs an operator token');
-    return context.mspId;
+  /**
+   * Runs `work` holding the advisory lock `lockName` (across gateway processes), with every
+   * transaction of `work` on the one connection that holds the lock. When another session
+   * holds it, nothing waits: the connection goes back to the pool and `whenBusy` answers.
+   */
+  async exclusively<T>(
+    lockName: string,
+    work: (db: ControlTransactions) => Promise<T>,
+    whenBusy: () => Promise<T>,
+  ): Promise<T> {
+    requireMspId();
+    const held = await guarded(() => HeldConnection.open(this.pool));
+    let locked = false;
+    try {
+      locked = await guarded(() => held.tryLock(lockName));
+      if (locked) return await work(mspScoped((settings, fn) => held.transaction(settings, fn)));
+    } finally {
+      if (locked) await held.unlock(lockName);
+      held.release();
+    }
+    return whenBusy();
   }
+}
+
+function mspScoped(transact: Transact): ControlTransactions {
+  return {
+    async mspTransaction(fn) {
+      const mspId = requireMspId();
+      return guarded(() => transact({ mspId }, fn));
+    },
+    async tenantOfMspTransaction(tenantId, fn) {
+      const mspId = requireMspId();
+      if (!TENANT_ID_PATTERN.test(tenantId))
+        throw new IsogateError('not_found', 'Tenant not found');
+      return guarded(() =>
+        transact({ mspId, tenantId }, async (session) => {
+          const owned = await session.query('SELECT 1 FROM tenants WHERE id = $1 AND msp_id = $2', [
+            tenantId,
+            mspId,
+          ]);
+          if (owned.length === 0) throw new IsogateError('not_found', 'Tenant not found');
+          return fn(session);
+        }),
+      );
+    },
+  };
+}
+
+function requireMspId(): string {
+  const context = TenantContext.require();
+  if (context.kind !== 'operator')
+    throw new IsogateError('forbidden', 'This operation needs an operator token');
+  return context.mspId;
 }
 
 /**

@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'not_found',
   'route_not_found',
   'conflict',
+  'tenant_exists',
   'document_limit_reached',
   'payload_too_large',
   'document_too_large',

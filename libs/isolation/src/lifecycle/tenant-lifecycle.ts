@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import { IsogateError } from '../errors/isogate-error.js';
-import { ControlDb, type SqlSession } from '../db/tenant-db.js';
-import { poolOf, type PostgresPools } from '../stores/postgres.pools.js';
+import { ControlDb, type ControlTransactions, type SqlSession } from '../db/tenant-db.js';
+import type { PostgresPools } from '../stores/postgres.pools.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { TenantContext } from '../context/tenant-context.js';
 import {
@@ -36,61 +35,83 @@ export type AfterStep = (step: ProvisioningStep, tenantId: string) => void | Pro
 export class TenantLifecycle {
   readonly #db: ControlDb;
 
-  private readonly pool: pg.Pool;
-
   constructor(
     pools: PostgresPools,
     private readonly masterKey: MasterKey,
     private readonly stores: StoreProvisioning,
     private readonly afterStep: AfterStep = () => undefined,
   ) {
-    this.pool = poolOf(pools, 'control');
     this.#db = new ControlDb(pools);
   }
 
-  /** Provisions `tenant` under the caller's MSP; 409 when the id is taken or already active. */
+  /**
+   * Provisions `tenant` under the caller's MSP; 409 `tenant_exists` when the id is taken, already
+   * active, or being created or deleted by another request at this moment (which answers at
+   * once: only one request works on an id at a time, and none waits for another).
+   */
   async create(tenant: NewTenant): Promise<TenantRecord> {
-    return this.exclusively(tenant.id, async () => {
-      await this.step('postgres', tenant.id, () =>
-        this.#db.mspTransaction((s) => this.claim(s, tenant)),
-      );
-      await this.step('data_key', tenant.id, () =>
-        this.#db.tenantOfMspTransaction(tenant.id, (s) => this.ensureDataKey(s, tenant.id)),
-      );
-      await this.step('qdrant', tenant.id, () => this.stores.ensureVectors(tenant.id));
-      await this.step('falkordb', tenant.id, () => this.stores.ensureGraphUser(tenant.id));
-      await this.step('redis', tenant.id, () => this.stores.ensureCacheUser(tenant.id));
-      return this.step('activate', tenant.id, () =>
-        this.#db.tenantOfMspTransaction(tenant.id, async (s) => {
-          const rows = await s.query<TenantRow>(
-            `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-            [tenant.id],
-          );
-          return toTenantRecord(rows[0] as TenantRow);
-        }),
-      );
-    });
+    return this.#db.exclusively(
+      lockName(tenant.id),
+      (db) => this.provision(db, tenant),
+      async () => {
+        throw taken(tenant.id);
+      },
+    );
   }
 
-  /** Removes the tenant from every store and destroys its data key; the audit trail stays. */
+  /**
+   * Removes the tenant from every store and destroys its data key; the audit trail stays. 409
+   * `conflict` while another request creates or deletes it (404 when it is not the MSP's).
+   */
   async delete(tenantId: string, auditEventId: string | null = null): Promise<DeletionReceipt> {
-    return this.exclusively(tenantId, async () => {
-      await this.#db.tenantOfMspTransaction(tenantId, (s) =>
-        s.execute(`UPDATE tenants SET status = 'deleting', updated_at = now() WHERE id = $1`, [
-          tenantId,
-        ]),
-      );
-      const purged = await this.stores.purge(tenantId);
-      const postgres = await this.#db.tenantOfMspTransaction(tenantId, (s) =>
-        this.deleteRows(s, tenantId),
-      );
-      return {
-        tenant_id: tenantId,
-        deleted_at: new Date().toISOString(),
-        stores: { postgres, ...purged },
-        audit_event_id: auditEventId,
-      };
-    });
+    return this.#db.exclusively(
+      lockName(tenantId),
+      (db) => this.purge(db, tenantId, auditEventId),
+      // The lock is per id across MSPs: the ownership check keeps another MSP's busy tenant a 404.
+      () =>
+        this.#db.tenantOfMspTransaction(tenantId, async () => {
+          throw new IsogateError('conflict', 'The tenant is being changed by another request');
+        }),
+    );
+  }
+
+  private async provision(db: ControlTransactions, tenant: NewTenant): Promise<TenantRecord> {
+    await this.step('postgres', tenant.id, () => db.mspTransaction((s) => this.claim(s, tenant)));
+    await this.step('data_key', tenant.id, () =>
+      db.tenantOfMspTransaction(tenant.id, (s) => this.ensureDataKey(s, tenant.id)),
+    );
+    await this.step('qdrant', tenant.id, () => this.stores.ensureVectors(tenant.id));
+    await this.step('falkordb', tenant.id, () => this.stores.ensureGraphUser(tenant.id));
+    await this.step('redis', tenant.id, () => this.stores.ensureCacheUser(tenant.id));
+    return this.step('activate', tenant.id, () =>
+      db.tenantOfMspTransaction(tenant.id, async (s) => {
+        const rows = await s.query<TenantRow>(
+          `UPDATE tenants SET status = 'active', updated_at = now() WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
+          [tenant.id],
+        );
+        return toTenantRecord(rows[0] as TenantRow);
+      }),
+    );
+  }
+
+  private async purge(
+    db: ControlTransactions,
+    tenantId: string,
+    auditEventId: string | null,
+  ): Promise<DeletionReceipt> {
+    await db.tenantOfMspTransaction(tenantId, (s) =>
+      s.execute(`UPDATE tenants SET status = 'deleting', updated_at = now() WHERE id = $1`, [
+        tenantId,
+      ]),
+    );
+    const purged = await this.stores.purge(tenantId);
+    const postgres = await db.tenantOfMspTransaction(tenantId, (s) => this.deleteRows(s, tenantId));
+    return {
+      tenant_id: tenantId,
+      deleted_at: new Date().toISOString(),
+      stores: { postgres, ...purged },
+      audit_event_id: auditEventId,
+    };
   }
 
   private async claim(session: SqlSession, tenant: NewTenant): Promise<void> {
@@ -114,9 +135,7 @@ export class TenantLifecycle {
       'SELECT status FROM tenants WHERE id = $1',
       [tenant.id],
     );
-    if (rows[0]?.status !== 'provisioning') {
-      throw new IsogateError('conflict', `A tenant with id "${tenant.id}" already exists`);
-    }
+    if (rows[0]?.status !== 'provisioning') throw taken(tenant.id);
   }
 
   private async ensureDataKey(session: SqlSession, tenantId: string): Promise<void> {
@@ -159,28 +178,14 @@ export class TenantLifecycle {
     await this.afterStep(step, tenantId);
     return result;
   }
+}
 
-  /**
-   * Serializes work on one tenant id across gateway processes with a PostgreSQL advisory lock,
-   * so two concurrent creations give one tenant, one 201 and one 409.
-   */
-  private async exclusively<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    const key = `isogate:tenant:${tenantId}`;
-    let broken: Error | undefined;
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
-      try {
-        return await work();
-      } finally {
-        await client
-          .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key])
-          .catch((e: Error) => {
-            broken = e;
-          });
-      }
-    } finally {
-      client.release(broken);
-    }
-  }
+/** The advisory lock of one tenant id: creation and deletion of an id never overlap. */
+function lockName(tenantId: string): string {
+  return `isogate:tenant:${tenantId}`;
+}
+
+/** The one answer to a taken id, whoever holds it: it never says by whom. */
+function taken(tenantId: string): IsogateError {
+  return new IsogateError('tenant_exists', `A tenant with id "${tenantId}" already exists`);
 }
