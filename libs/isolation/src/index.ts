@@ -67,3 +67,7 @@ export { isAuthFailure } from './connections/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
+// tenant state
+export { TenantStateReader } from './repositories/tenant-state.js';
+export type { TenantState } from './repositories/tenant-state.js';
+export { TenantStateCache, TENANT_STATE_TTL_MS } from './repositories/tenant-state-cache.js';
