@@ -11,7 +11,7 @@ import {
   type TenantRow,
   utcDay,
 } from '@isogate/isolation';
-import { TenantStatusCache } from '../auth/tenant-status.cache.js';
+import { TenantStateCache } from '@isogate/isolation';
 import type { CreateTenantBody, PatchTenantBody, UsageQuery } from './tenant.schemas.js';
 
 /** One day of a tenant's usage. */
@@ -27,7 +27,7 @@ export class TenantsService {
   constructor(
     @Inject(ControlDb) private readonly db: ControlDb,
     @Inject(TenantLifecycle) private readonly lifecycle: TenantLifecycle,
-    @Inject(TenantStatusCache) private readonly statuses: TenantStatusCache,
+    @Inject(TenantStateCache) private readonly statuses: TenantStateCache,
   ) {}
 
   async create(body: CreateTenantBody): Promise<TenantRecord> {
