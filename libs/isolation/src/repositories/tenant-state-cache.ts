@@ -23,7 +23,7 @@ export class TenantStateCache {
   readonly #entries = new LRUCache<string, Entry>({ max: 10_000 });
   readonly #loading = new Map<string, Promise<TenantState | undefined>>();
 
-  constructor(private readonly reader: TenantStateReader) {}
+  constructor(private readonly reader: Pick<TenantStateReader, 'read'>) {}
 
   /** The state of `tenantId`, or undefined when there is no such tenant. */
   async state(tenantId: string): Promise<TenantState | undefined> {
