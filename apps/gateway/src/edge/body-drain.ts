@@ -34,7 +34,9 @@ export function refuseOversizedBody(raw: IncomingMessage, bodyLimit: number): vo
 export function drainUnreadBody(raw: IncomingMessage): boolean {
   if (raw.complete || raw.destroyed) return false;
   let drained = 0;
-  const cut = () => raw.socket.destroy();
+  // Held from the start: the response lets go of the socket once it has been sent.
+  const socket = raw.socket;
+  const cut = () => socket.destroy();
   const timer = setTimeout(cut, DRAIN_LIMIT_MS);
   timer.unref();
   const onData = (chunk: Buffer) => {
