@@ -122,19 +122,20 @@ describe('audit: one event per /v1 request', () => {
     await expectOneEvent({ mspId: msp }, missing.requestId, { status: 404, outcome: 'denied' });
   });
 
-  it('records operator calls (200, 409, 400) in the MSP chain, body refusals (413, 422) in the platform stream', async () => {
+  it('records operator calls (200, 409, 400) and body refusals (413, 422) in the MSP chain', async () => {
     const list = await call(operator, 'GET', '/v1/tenants');
     expect(list.status).toBe(200);
     await expectOneEvent({ mspId: msp }, list.requestId, { status: 200, outcome: 'ok' });
     const conflict = await call(operator, 'POST', '/v1/tenants', { id: tenant, name: 'again' });
     expect(conflict.status).toBe(409);
     await expectOneEvent({ mspId: msp }, conflict.requestId, { status: 409, outcome: 'denied' });
-    // Body-parser refusals happen before any guard has verified the token: platform stream.
+    // The token is verified before the body is read, so body refusals name their caller too.
     const media = await call(operator, 'POST', '/v1/tenants', '<id/>', {
       'content-type': 'application/xml',
     });
     expect(media.status).toBe(422);
-    await expectOneEvent('platform', media.requestId, { status: 422, outcome: 'denied' });
+    await expectOneEvent({ mspId: msp }, media.requestId, { status: 422, outcome: 'denied' });
+    expect(await chainEvents(owner, 'platform', media.requestId)).toHaveLength(0);
     const invalid = await call(operator, 'POST', '/v1/tenants', { id: 'A!', name: 'x' });
     expect(invalid.status).toBe(400);
     await expectOneEvent({ mspId: msp }, invalid.requestId, { status: 400, outcome: 'denied' });
@@ -143,7 +144,8 @@ describe('audit: one event per /v1 request', () => {
       name: 'x'.repeat(17 * 1024 * 1024),
     });
     expect(large.status).toBe(413);
-    await expectOneEvent('platform', large.requestId, { status: 413, outcome: 'denied' });
+    await expectOneEvent({ mspId: msp }, large.requestId, { status: 413, outcome: 'denied' });
+    expect(await chainEvents(owner, 'platform', large.requestId)).toHaveLength(0);
   });
 
   it('fails closed: when the audit insert fails the answer is a 503, not the answer', async () => {

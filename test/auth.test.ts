@@ -6,7 +6,7 @@ import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool } from './support/db.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
 import { TestIdentityProvider, TEST_AUDIENCE, TEST_ISSUER } from './support/identity.js';
-import { STATUS_TTL_MS } from '../apps/gateway/src/auth/tenant-status.cache.js';
+import { TENANT_STATE_TTL_MS as STATUS_TTL_MS } from '@isogate/isolation';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);

@@ -13,6 +13,7 @@ import { EmbeddingsModule } from './embeddings/embeddings.module.js';
 import { DocumentsModule } from './documents/documents.module.js';
 import { RetrievalModule } from './retrieval/retrieval.module.js';
 import { ChatModule } from './chat/chat.module.js';
+import { EdgeModule } from './edge/edge.module.js';
 
 @Module({})
 export class AppModule {
@@ -25,9 +26,8 @@ export class AppModule {
         EmbeddingsModule,
         AuthModule,
         AuditModule,
-        // After the audit module: its interceptor opens the request's wait clock, which the
-        // quota check's Redis calls are counted on.
         QuotaModule,
+        EdgeModule,
         MetricsModule,
         HealthModule,
         TenantsModule,

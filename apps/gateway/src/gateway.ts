@@ -14,7 +14,7 @@ import { AllExceptionsFilter } from './errors/all-exceptions.filter.js';
 import { openAuditScope } from './audit/audit-hooks.js';
 import { errorBody } from './errors/error-response.js';
 import { createLogger } from './logging/logger.js';
-import { MetricsService } from './metrics/metrics.service.js';
+import { installEdgeHooks } from './edge/edge-hooks.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -51,7 +51,7 @@ export async function createGateway(
   });
   installJsonBodyParser(app);
   app.useGlobalFilters(new AllExceptionsFilter(logger));
-  installRequestHooks(app);
+  installEdgeHooks(app);
   installDocs(app);
   try {
     await app.init();
@@ -99,18 +99,6 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `connection: close\r\n\r\n${body}`,
   );
-}
-
-function installRequestHooks(app: NestFastifyApplication): void {
-  const metrics = app.get(MetricsService);
-  const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
-  fastify.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-  });
 }
 
 function installDocs(app: NestFastifyApplication): void {

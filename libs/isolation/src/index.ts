@@ -14,7 +14,7 @@ export { WaitClock } from './context/wait-clock.js';
 export { MasterKey, seal, open } from './keys/master-key.js';
 export { TenantKeys } from './keys/tenant-keys.js';
 export type { CredentialStore } from './keys/master-key.js';
-export { TenantDb, ControlDb, TenantDirectory, isConnectionFailure } from './db/tenant-db.js';
+export { TenantDb, ControlDb, isConnectionFailure } from './db/tenant-db.js';
 export type { ScopedRead, SqlSession } from './db/tenant-db.js';
 export { TENANT_TABLES } from './db/role-check.js';
 export { autocommitStatement } from './db/autocommit-statement.js';
@@ -87,3 +87,8 @@ export type { MetadataIndexer, MetadataScalar } from './keys/blind-index.js';
 // tenants repository
 export { TenantsRepository } from './repositories/tenants-repository.js';
 export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-repository.js';
+
+// tenant state
+export { TenantStateReader } from './repositories/tenant-state.js';
+export type { TenantState } from './repositories/tenant-state.js';
+export { TenantStateCache, TENANT_STATE_TTL_MS } from './repositories/tenant-state-cache.js';

@@ -1,5 +1,5 @@
-import { Inject, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
+import { Module } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import {
   AuditArchive,
   AuditCheckpointer,
@@ -17,14 +17,12 @@ import type { FastifyInstance } from 'fastify';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { AuditController } from './audit.controller.js';
-import { installAuditHooks } from './audit-hooks.js';
-import { AuditScopeInterceptor } from './audit-scope.interceptor.js';
 import { AuditService } from './audit.service.js';
 import { AUDIT_LOGGER, AuditCheckpointsService } from './audit-checkpoints.service.js';
 import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
 
 /**
- * The audit trail: one event per `/v1` request (hooks and interceptor), the interactions log
+ * The audit trail: one event per `/v1` request (recorded by the edge hooks), the interactions log
  * that chat and retrieve call, the auditor's API, and the background checkpointer that signs
  * chains and archives their segments. `AuditTrail` and `InteractionLog` are exported for
  * features, `AuditCheckpointer` for whoever needs a checkpoint now.
@@ -95,18 +93,7 @@ import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
       useFactory: (db: TenantDb, keys: TenantKeys) => new InteractionReader(db, keys),
     },
     AuditService,
-    { provide: APP_INTERCEPTOR, useClass: AuditScopeInterceptor },
   ],
   exports: [AuditTrail, InteractionLog, AuditCheckpointer],
 })
-export class AuditModule implements OnModuleInit {
-  constructor(
-    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-    @Inject(AuditTrail) private readonly trail: AuditTrail,
-  ) {}
-
-  onModuleInit(): void {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    installAuditHooks(fastify, this.trail);
-  }
-}
+export class AuditModule {}

@@ -1,20 +1,21 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { JwtAuthGuard } from './auth.guard.js';
 import { BearerAuthenticator } from './bearer-authenticator.js';
-import { TenantContextInterceptor } from './context.interceptor.js';
+import { EdgeAuthentication } from './edge-authentication.js';
 import { RolesGuard } from './roles.guard.js';
-import { TenantStatusCache } from './tenant-status.cache.js';
 
-/** Authentication, roles and the tenant context, applied to every route (deny by default). */
+/**
+ * Authentication and roles, applied to every route (deny by default). The token is verified
+ * by the edge hook (`EdgeAuthentication`); the guards check that a caller exists and its roles.
+ */
 @Module({
   providers: [
     BearerAuthenticator,
-    TenantStatusCache,
+    EdgeAuthentication,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
-    { provide: APP_INTERCEPTOR, useClass: TenantContextInterceptor },
   ],
-  exports: [TenantStatusCache],
+  exports: [EdgeAuthentication],
 })
 export class AuthModule {}

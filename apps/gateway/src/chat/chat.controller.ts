@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ChangesNothing } from '../audit/audit-scope.interceptor.js';
+import { ChangesNothing } from '../edge/changes-nothing.js';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import { completionOf, eventStreamOf } from './chat-answer.js';

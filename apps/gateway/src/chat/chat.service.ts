@@ -69,7 +69,8 @@ export class ChatService {
     await this.quota.assertTokensAvailable();
 
     const query = [...conversation].reverse().find((t) => t.role === 'user')?.content ?? '';
-    const { results } = await this.retrieval.retrieve({
+    // The query comes from the conversation, which has met the PII rules already.
+    const { results } = await this.retrieval.retrieveCleaned({
       query: query.slice(-MAX_QUERY_CHARS),
       top_k: body.retrieval.top_k,
       expand_graph: body.retrieval.expand_graph,

@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import {
   PostgresPools,
   FailSoftCache,
@@ -12,13 +11,12 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import { QuotaService } from './quota.service.js';
 import { RequestQuota } from './request-quota.js';
-import { RequestQuotaInterceptor } from './request-quota.interceptor.js';
-import { TenantLimits } from './tenant-limits.js';
 import { UsageFlusher } from './usage-flusher.js';
 
 /**
- * Per-tenant quotas: requests per minute on every tenant request (a global interceptor), tokens
- * per day for features (`QuotaService`), and daily usage written to PostgreSQL in batches.
+ * Per-tenant quotas: requests per minute on every tenant request (`RequestQuota`, applied by
+ * the request pipeline), tokens per day for features (`QuotaService`), and daily usage written
+ * to PostgreSQL in batches.
  */
 @Module({
   providers: [
@@ -47,13 +45,11 @@ import { UsageFlusher } from './usage-flusher.js';
       inject: [PostgresPools],
       useFactory: (pools: PostgresPools) => new UsageLedger(pools),
     },
-    TenantLimits,
     RequestQuota,
     QuotaService,
     UsageFlusher,
-    { provide: APP_INTERCEPTOR, useClass: RequestQuotaInterceptor },
   ],
   // FailSoftCache: the chat cache reaches Redis through the same timeout and circuit breaker.
-  exports: [QuotaService, FailSoftCache],
+  exports: [QuotaService, FailSoftCache, RequestQuota],
 })
 export class QuotaModule {}

@@ -1,7 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { FailSoftCache, TenantDailyTokens, UsageLedger } from '@isogate/isolation';
+import {
+  FailSoftCache,
+  TenantDailyTokens,
+  TenantStateCache,
+  UsageLedger,
+} from '@isogate/isolation';
 import { tokenQuotaExceeded } from './quota-errors.js';
-import { TenantLimits } from './tenant-limits.js';
 
 /**
  * The current tenant's daily token quota (`tokens_per_day`), for features that spend model
@@ -10,7 +14,7 @@ import { TenantLimits } from './tenant-limits.js';
 @Injectable()
 export class QuotaService {
   constructor(
-    @Inject(TenantLimits) private readonly limits: TenantLimits,
+    @Inject(TenantStateCache) private readonly states: TenantStateCache,
     @Inject(TenantDailyTokens) private readonly tokens: TenantDailyTokens,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
     @Inject(FailSoftCache) private readonly store: FailSoftCache,
@@ -21,7 +25,7 @@ export class QuotaService {
    * current tenant has used up today's `tokens_per_day`; a tenant without one has no limit.
    */
   async assertTokensAvailable(): Promise<void> {
-    const { tokens_per_day: limit } = await this.limits.current();
+    const { tokens_per_day: limit } = (await this.states.current())?.quotas ?? {};
     if (limit === undefined) return;
     if ((await this.tokens.usedToday()) >= limit) throw tokenQuotaExceeded(this.store.now());
   }

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { TenantRequestLimiter, UsageLedger, type Role } from '@isogate/isolation';
+import { TenantRequestLimiter, TenantStateCache, UsageLedger, type Role } from '@isogate/isolation';
 import { rateLimited } from './quota-errors.js';
-import { TenantLimits } from './tenant-limits.js';
 
 /**
  * Which bucket a caller draws from. Auditors alone have a bucket of their own at the same
@@ -16,7 +15,7 @@ export function bucketOf(roles: readonly Role[]): 'api' | 'audit' {
 @Injectable()
 export class RequestQuota {
   constructor(
-    @Inject(TenantLimits) private readonly limits: TenantLimits,
+    @Inject(TenantStateCache) private readonly states: TenantStateCache,
     @Inject(TenantRequestLimiter) private readonly limiter: TenantRequestLimiter,
     @Inject(UsageLedger) private readonly ledger: UsageLedger,
   ) {}
@@ -26,7 +25,7 @@ export class RequestQuota {
    * seconds until one fits; an admitted request counts in the tenant's daily usage.
    */
   async admit(roles: readonly Role[]): Promise<void> {
-    const { requests_per_minute: limit } = await this.limits.current();
+    const { requests_per_minute: limit } = (await this.states.current())?.quotas ?? {};
     if (limit !== undefined) {
       const admission = await this.limiter.take(limit, bucketOf(roles));
       if (!admission.allowed) throw rateLimited(admission.retryAfterMs);

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ChangesNothing } from '../audit/audit-scope.interceptor.js';
+import { ChangesNothing } from '../edge/changes-nothing.js';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import { retrieveSchema, type RetrieveBody, type RetrievedChunk } from './retrieval.schemas.js';

@@ -56,10 +56,19 @@ export class RetrievalService {
     @Inject(DENSE_EMBEDDER) private readonly embedder: DenseEmbedder | null,
   ) {}
 
+  /** Passages for a caller's query, which first meets the tenant's PII rules. */
   async retrieve(body: RetrieveBody): Promise<{ results: RetrievedChunk[] }> {
     const { pii } = await this.settings.current();
     // The query meets the same rules as the documents: a pseudonymized email finds its token.
-    const query = applyPii(body.query, pii).text;
+    return this.retrieveCleaned({ ...body, query: applyPii(body.query, pii).text });
+  }
+
+  /**
+   * Passages for a query that has already met the tenant's PII rules (chat cleans the whole
+   * conversation once, and its query is taken from it): the rules are not applied twice.
+   */
+  async retrieveCleaned(body: RetrieveBody): Promise<{ results: RetrievedChunk[] }> {
+    const query = body.query;
     const filter = await this.metadataFilter(body.filter);
     const dense = this.embedder === null ? undefined : (await this.embedder.embed([query]))[0];
     const hits = await this.vectors.query({

@@ -9,7 +9,7 @@ import {
   type UsageDay,
   utcDay,
 } from '@isogate/isolation';
-import { TenantStatusCache } from '../auth/tenant-status.cache.js';
+import { TenantStateCache } from '@isogate/isolation';
 import type { CreateTenantBody, PatchTenantBody, UsageQuery } from './tenant.schemas.js';
 
 /** The operator's view of its MSP's tenants; the repository scopes every read to the MSP. */
@@ -18,7 +18,7 @@ export class TenantsService {
   constructor(
     @Inject(TenantsRepository) private readonly tenants: TenantsRepository,
     @Inject(TenantLifecycle) private readonly lifecycle: TenantLifecycle,
-    @Inject(TenantStatusCache) private readonly statuses: TenantStatusCache,
+    @Inject(TenantStateCache) private readonly statuses: TenantStateCache,
   ) {}
 
   async create(body: CreateTenantBody): Promise<TenantRecord> {

@@ -182,26 +182,3 @@ function requireMspId(): string {
     throw new IsogateError('forbidden', 'This operation needs an operator token');
   return context.mspId;
 }
-
-/**
- * The edge's view of tenants: whether a token's tenant exists and is active. It runs before a
- * context is open, so it names the tenant, and can read nothing but that tenant's own row.
- */
-export class TenantDirectory {
-  private readonly pool: pg.Pool;
-
-  constructor(pools: PostgresPools) {
-    this.pool = poolOf(pools, 'gateway');
-  }
-
-  /** The tenant's status, or undefined when there is no such tenant. */
-  async status(tenantId: string): Promise<string | undefined> {
-    if (!TENANT_ID_PATTERN.test(tenantId)) return undefined;
-    const rows = await guarded(() =>
-      inTransaction(this.pool, { tenantId }, (s) =>
-        s.query<{ status: string }>('SELECT status FROM tenants WHERE id = $1', [tenantId]),
-      ),
-    );
-    return rows[0]?.status;
-  }
-}

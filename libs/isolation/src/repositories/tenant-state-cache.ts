@@ -1,0 +1,68 @@
+import { LRUCache } from 'lru-cache';
+import { TenantContext } from '../context/tenant-context.js';
+import type { TenantState, TenantStateReader } from './tenant-state.js';
+
+/**
+ * How long a tenant's state is trusted: a suspension, a changed quota or changed PII rules
+ * made by another gateway process take effect within this time (this process forgets at once).
+ */
+export const TENANT_STATE_TTL_MS = 2_000;
+
+interface Entry {
+  readonly state: TenantState | undefined;
+  readonly expires: number;
+}
+
+/**
+ * The one cache of tenants' state (status, quotas, PII rules) for the request path. One read
+ * per tenant at a time, however many requests wait for it. When PostgreSQL cannot be read, the
+ * last known state still applies (a request that needs PostgreSQL fails on its own anyway);
+ * with none known, the failure is the caller's.
+ */
+export class TenantStateCache {
+  readonly #entries = new LRUCache<string, Entry>({ max: 10_000 });
+  readonly #loading = new Map<string, Promise<TenantState | undefined>>();
+
+  constructor(private readonly reader: Pick<TenantStateReader, 'read'>) {}
+
+  /** The state of `tenantId`, or undefined when there is no such tenant. */
+  async state(tenantId: string): Promise<TenantState | undefined> {
+    const cached = this.#entries.get(tenantId);
+    if (cached !== undefined && cached.expires > Date.now()) return cached.state;
+    try {
+      return await this.load(tenantId);
+    } catch (error) {
+      if (cached !== undefined) return cached.state;
+      throw error;
+    }
+  }
+
+  /** The state of the tenant in the current context (undefined once the tenant is gone). */
+  current(): Promise<TenantState | undefined> {
+    return this.state(TenantContext.requireTenantId());
+  }
+
+  /** Forgets a tenant at once: the next request reads its row again. */
+  forget(tenantId: string): void {
+    this.#entries.delete(tenantId);
+    // A read already under way may have started before the change; it must not be kept.
+    this.#loading.delete(tenantId);
+  }
+
+  private load(tenantId: string): Promise<TenantState | undefined> {
+    const pending = this.#loading.get(tenantId);
+    if (pending !== undefined) return pending;
+    const loading = this.reader.read(tenantId).then((state) => {
+      if (this.#loading.get(tenantId) === loading) {
+        this.#entries.set(tenantId, { state, expires: Date.now() + TENANT_STATE_TTL_MS });
+      }
+      return state;
+    });
+    const settle = () => {
+      if (this.#loading.get(tenantId) === loading) this.#loading.delete(tenantId);
+    };
+    loading.then(settle, settle);
+    this.#loading.set(tenantId, loading);
+    return loading;
+  }
+}

@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { TENANT_ID_PATTERN } from '../context/tenant-context.js';
+import { WaitClock } from '../context/wait-clock.js';
+import { StoreUnavailableError } from '../errors/isogate-error.js';
+import { isConnectionFailure, readInTransaction } from '../db/sql-session.js';
+import type { PiiMode, TenantQuotas, TenantStatus } from '../lifecycle/tenant-record.js';
+import { poolOf, type PostgresPools } from '../stores/postgres.pools.js';
+
+/** What the request path needs of a tenant's own row: whether it may call, and its rules. */
+export interface TenantState {
+  readonly status: TenantStatus;
+  readonly quotas: TenantQuotas;
+  readonly pii: PiiMode;
+  readonly piiPatterns: readonly string[];
+}
+
+interface StateRow {
+  status: TenantStatus;
+  quotas: TenantQuotas | null;
+  pii: PiiMode;
+  pii_patterns: string[] | null;
+}
+
+// Row-level security shows a tenant its own row only, so the statement names no tenant: with
+// the setting of another tenant it could not read this one's row, whatever it said.
+const READ_STATE = 'SELECT status, quotas, pii, pii_patterns FROM tenants';
+
+/**
+ * Reads a tenant's state from its own row, in one round trip. It runs at the edge, before a
+ * context is open, so it names the tenant; the row policy still limits it to that tenant's row.
+ */
+export class TenantStateReader {
+  private readonly pool: pg.Pool;
+
+  constructor(pools: PostgresPools) {
+    this.pool = poolOf(pools, 'gateway');
+  }
+
+  /** The tenant's state, or undefined when there is no such tenant. */
+  async read(tenantId: string): Promise<TenantState | undefined> {
+    if (!TENANT_ID_PATTERN.test(tenantId)) return undefined;
+    let rows: StateRow[];
+    try {
+      rows = await WaitClock.measure(() =>
+        readInTransaction<StateRow>(this.pool, { tenantId }, READ_STATE),
+      );
+    } catch (error) {
+      if (isConnectionFailure(error)) throw new StoreUnavailableError('postgres');
+      throw error;
+    }
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      status: row.status,
+      quotas: row.quotas ?? {},
+      pii: row.pii,
+      piiPatterns: row.pii_patterns ?? [],
+    };
+  }
+}
