@@ -11,13 +11,12 @@ import {
   ExportSigner,
   InteractionLog,
 } from '@isogate/audit';
-import { TenantContext } from '@isogate/isolation';
+import { AuditEventsRepository, TenantContext } from '@isogate/isolation';
 import { requireTestEnv, testConfig } from './support/env.js';
-import { freshId, seedTenantRow, testPool } from './support/db.js';
+import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isogate-prune-'));
@@ -44,11 +43,11 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   let operator: string;
   const owner = testPool('owner');
   const gatewayRole = testPool('gateway');
+  const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
-  const statement = autocommitOn(gatewayRole);
   /** A second writer whose clock is three days behind: events that retention already covers. */
-  const past = new AuditTrail(statement, {
+  const past = new AuditTrail(new AuditEventsRepository(gatewayPools), {
     clock: () => new Date(Date.now() - 3 * DAY),
   });
 
@@ -114,7 +113,7 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   afterAll(async () => {
     await gateway.close();
     await idp.close();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end()]);
+    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('is the owner’s alone: the gateway role may not call the retention functions', async () => {

@@ -5,7 +5,7 @@ export { GENESIS_HASH, canonicalJson, eventHash, sha256Hex } from './chain/canon
 export { ChainVerifier } from './chain/chain-verifier.js';
 export type { ChainReport, ChainStart } from './chain/chain-verifier.js';
 export { AuditTrail } from './trail/audit-trail.js';
-export type { AuditStatement } from './trail/audit-statement.js';
+export type { AuditAppendStore } from './trail/audit-trail.js';
 export { AuditReader } from './trail/audit-reader.js';
 export type { EventFilter, Checkpoint } from './trail/audit-reader.js';
 export { AuditScope } from './scope/audit-scope.js';

@@ -67,3 +67,25 @@ export { isAuthFailure } from './connections/tenant-connections.js';
 export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
+// audit repositories
+export { AuditEventsRepository } from './repositories/audit-events-repository.js';
+export type {
+  AuditEventQuery,
+  AuditChainHead,
+  AuditAppendChain,
+  AuditAppendEvent,
+  AuditAppendInteraction,
+  AuditAppendOutcome,
+} from './repositories/audit-events-repository.js';
+export type { AuditEventRow, AuditOutcomeValue } from './repositories/audit-event-row.js';
+export { AuditCheckpointsRepository } from './repositories/audit-checkpoints-repository.js';
+export type {
+  AuditCheckpointRow,
+  CheckpointedChain,
+  CheckpointSession,
+  DueChain,
+  DueRule,
+  NewPeriodicCheckpoint,
+} from './repositories/audit-checkpoints-repository.js';
+export { InteractionsRepository } from './repositories/interactions-repository.js';
+export type { InteractionRow, InteractionQuery } from './repositories/interactions-repository.js';
