@@ -32,3 +32,5 @@ export { S3Archive } from './archive/s3-archive.js';
 export { openAuditArchive } from './archive/open-archive.js';
 export { AuditCheckpointer } from './checkpoint/audit-checkpointer.js';
 export type { CheckpointPolicy } from './checkpoint/audit-checkpointer.js';
+export { AuditPruner } from './retention/audit-pruner.js';
+export type { PruneOptions, PruneResult } from './retention/audit-pruner.js';

@@ -89,3 +89,9 @@ export type {
 } from './repositories/audit-checkpoints-repository.js';
 export { InteractionsRepository } from './repositories/interactions-repository.js';
 export type { InteractionRow, InteractionQuery } from './repositories/interactions-repository.js';
+export { AuditRetentionRepository } from './repositories/audit-retention-repository.js';
+export type {
+  NewPruneCheckpoint,
+  PruneCut,
+  RetentionSession,
+} from './repositories/audit-retention-repository.js';
