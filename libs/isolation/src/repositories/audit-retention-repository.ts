@@ -81,6 +81,7 @@ export class AuditRetentionRepository {
     });
   }
 
+  /** Closes the connection. */
   async close(): Promise<void> {
     await this.#pool.end();
   }
@@ -90,18 +91,24 @@ export class AuditRetentionRepository {
     work: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
     const client = await this.#pool.connect();
-    let failure: Error | undefined;
+    // A checked-out client whose connection dies emits 'error'; unheard, it would end the
+    // process. The failure surfaces in the query that waits, and the client is destroyed.
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query(commit ? 'COMMIT' : 'ROLLBACK');
       return result;
     } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A chain that fails (a bad signature, a broken chain) leaves a usable connection for
+      // the next one; only a connection that cannot even roll back is dropped.
+      await client.query('ROLLBACK').catch((rollback: Error) => (broken ??= rollback));
       throw error;
     } finally {
-      client.release(failure);
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 }
