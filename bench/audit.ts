@@ -11,16 +11,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { AuditReader, AuditTrail, ChainVerifier, type AuditDraft } from '@isogate/audit';
 import {
-  AuditReader,
-  AuditTrail,
-  ChainVerifier,
-  type AuditDraft,
-  type AuditStatement,
-} from '@isogate/audit';
-import { PostgresPools, TenantContext, TenantDb } from '@isogate/isolation';
+  AuditCheckpointsRepository,
+  AuditEventsRepository,
+  PostgresPools,
+  TenantContext,
+} from '@isogate/isolation';
 import { createGateway } from '../apps/gateway/src/gateway.js';
-import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { loadEnvSource } from '../apps/gateway/src/config/env-source.js';
 import { benchConfig, benchSigner, quantile, timed } from './support.js';
 
@@ -36,11 +34,10 @@ const { values } = parseArgs({
 });
 const env = loadEnvSource({ ...process.env, NODE_ENV: 'test' });
 const run = randomUUID().slice(0, 6);
-const pool = new pg.Pool({ connectionString: env.TEST_DATABASE_URL, max: 20 });
+const pools = new PostgresPools({ url: env.TEST_DATABASE_URL ?? '', poolMax: 20 });
 const owner = new pg.Pool({ connectionString: env.TEST_DATABASE_ADMIN_URL, max: 2 });
 const ownerPools = new PostgresPools({ url: env.TEST_DATABASE_ADMIN_URL ?? '', poolMax: 2 });
-const statement = autocommitOn(pool);
-const trailOn = (s: AuditStatement) => new AuditTrail(s);
+const gatewayEvents = new AuditEventsRepository(pools);
 const draft = (): AuditDraft => ({
   id: randomUUID(),
   actor: 'bench',
@@ -63,13 +60,17 @@ async function directAppender(mode: 'on' | 'off'): Promise<() => Promise<unknown
   const client = new pg.Client({ connectionString: env.TEST_DATABASE_URL });
   await client.connect();
   clients.push(client);
-  const trail = trailOn(async (text, params = []) => {
-    const sql = text.replace('$1::jsonb', `${client.escapeLiteral(String(params[0]))}::jsonb`);
-    // The function sets synchronous_commit on for its transaction; a later SET LOCAL wins.
-    const results = (await client.query(
-      `BEGIN; ${sql}; SET LOCAL synchronous_commit = ${mode}; COMMIT`,
-    )) as unknown as pg.QueryResult[];
-    return (results[1]?.rows ?? []) as never[];
+  const trail = new AuditTrail({
+    ping: async () => undefined,
+    appendChains: async (chains) => {
+      const payload = client.escapeLiteral(JSON.stringify(chains));
+      // The function sets synchronous_commit on for its transaction; a later SET LOCAL wins.
+      const results = (await client.query(
+        `BEGIN; SELECT audit_append(${payload}::jsonb) AS outcomes;` +
+          ` SET LOCAL synchronous_commit = ${mode}; COMMIT`,
+      )) as unknown as pg.QueryResult<{ outcomes: never[] }>[];
+      return results[1]?.rows[0]?.outcomes ?? [];
+    },
   });
   const tenantId = `bench-fsync-${mode}-${run}`;
   return () => trail.append({ kind: 'tenant', tenantId }, draft());
@@ -77,7 +78,7 @@ async function directAppender(mode: 'on' | 'off'): Promise<() => Promise<unknown
 
 /** Appends for `seconds` spread over `tenants`; then checks every chain as stored. */
 async function sustained(tenants: readonly string[]): Promise<{ rate: number; intact: boolean }> {
-  const trail = trailOn(statement);
+  const trail = new AuditTrail(gatewayEvents);
   const deadline = Date.now() + Number(values.seconds) * 1000;
   const counts = new Map<string, number>();
   let next = 0;
@@ -99,7 +100,10 @@ async function sustained(tenants: readonly string[]): Promise<{ rate: number; in
 
 /** The number of events of a stored chain when it verifies from genesis to its head, else -1. */
 async function storedChainValid(tenantId: string): Promise<number> {
-  const reader = new AuditReader(new TenantDb(ownerPools));
+  const reader = new AuditReader(
+    new AuditEventsRepository(ownerPools),
+    new AuditCheckpointsRepository(ownerPools),
+  );
   const context = {
     kind: 'tenant',
     tenantId,
@@ -189,7 +193,7 @@ await app.close();
 await Promise.all(clients.map((c) => c.end()));
 await owner.end();
 await ownerPools.close();
-await pool.end();
+await pools.close();
 await removeBenchChains();
 for (const [name, value] of rows) process.stdout.write(`${name.padEnd(44)} ${value}\n`);
 
@@ -216,7 +220,7 @@ async function removeBenchChains(): Promise<void> {
 
 /** Fills the latency tenant's chain to `events`, then exports it: time and peak memory. */
 async function exportRun(events: number): Promise<[string, string][]> {
-  const trail = trailOn(statement);
+  const trail = new AuditTrail(gatewayEvents);
   let next = 0;
   const fill = async () => {
     while (next < events) {

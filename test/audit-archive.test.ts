@@ -11,13 +11,12 @@ import {
   FileArchive,
   type CheckpointPolicy,
 } from '@isogate/audit';
-import { TenantDb } from '@isogate/isolation';
+import { AuditCheckpointsRepository, AuditEventsRepository } from '@isogate/isolation';
 import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isogate-archive-'));
@@ -42,18 +41,15 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
   let signer: ExportSigner;
   let keyFile: string;
   const owner = testPool('owner');
-  const gatewayRole = testPool('gateway');
   const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
-  const statement = autocommitOn(gatewayRole);
 
   /** Another checkpointer on the same archive, as a second gateway process would run it. */
   const checkpointerWith = (policy: CheckpointPolicy) =>
     new AuditCheckpointer(
       {
-        db: new TenantDb(gatewayPools),
-        statement,
+        checkpoints: new AuditCheckpointsRepository(gatewayPools),
         signer,
         archive: new FileArchive(archiveDir),
         log: silent,
@@ -105,7 +101,7 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
   afterAll(async () => {
     await gateway.close();
     await idp.close();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
+    await Promise.all([owner.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('signs a checkpoint and archives its segment; consecutive segments chain and verify offline', async () => {
@@ -158,7 +154,9 @@ describe('audit: signed checkpoints and the archive (file://)', () => {
     const quiet = await tenantWithEvents(1);
     const old = freshId('arc');
     await seedTenantRow(owner, old, msp);
-    const hourAgo = new AuditTrail(statement, { clock: () => new Date(Date.now() - 3_600_000) });
+    const hourAgo = new AuditTrail(new AuditEventsRepository(gatewayPools), {
+      clock: () => new Date(Date.now() - 3_600_000),
+    });
     await hourAgo.append(
       { kind: 'tenant', tenantId: old },
       {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,25 +11,27 @@ import {
   ExportSigner,
   InteractionLog,
 } from '@isogate/audit';
-import { TenantContext } from '@isogate/isolation';
+import { AuditEventsRepository, TenantContext } from '@isogate/isolation';
 import { requireTestEnv, testConfig } from './support/env.js';
-import { freshId, seedTenantRow, testPool } from './support/db.js';
+import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'isogate-prune-'));
 const DAY = 86_400_000;
 
-/** Runs the owner-side prune runner against the test database. */
+const CLI = 'dist/apps/gateway/src/audit/prune-cli.js';
+
+/** Runs the owner-side prune CLI, as `npm run audit:prune` does (built), on the test database. */
 function prune(...args: string[]): { status: number | null; out: string } {
-  const run = spawnSync('node', ['scripts/audit-prune.mjs', ...args], {
+  const run = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     env: {
       ...process.env,
       NODE_ENV: 'test',
+      NODE_OPTIONS: '',
       DATABASE_ADMIN_URL: requireTestEnv('TEST_DATABASE_ADMIN_URL'),
       AUDIT_SIGNING_KEY_FILE: testConfig().audit.signingKeyFile,
     },
@@ -44,11 +46,11 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   let operator: string;
   const owner = testPool('owner');
   const gatewayRole = testPool('gateway');
+  const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
-  const statement = autocommitOn(gatewayRole);
   /** A second writer whose clock is three days behind: events that retention already covers. */
-  const past = new AuditTrail(statement, {
+  const past = new AuditTrail(new AuditEventsRepository(gatewayPools), {
     clock: () => new Date(Date.now() - 3 * DAY),
   });
 
@@ -103,6 +105,10 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
       await c.query(sql, values);
     });
 
+  // The CLI runs from the build, like `npm run audit:prune`; building takes a while.
+  beforeAll(() => {
+    execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'pipe' });
+  }, 180_000);
   beforeAll(async () => {
     idp = await TestIdentityProvider.start();
     gateway = await startGateway(
@@ -114,7 +120,7 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
   afterAll(async () => {
     await gateway.close();
     await idp.close();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end()]);
+    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('is the owner’s alone: the gateway role may not call the retention functions', async () => {
@@ -128,6 +134,19 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
     await expect(owner.query("SELECT audit_prune('x-none', 1)")).rejects.toThrow(
       /no periodic checkpoint/,
     );
+  });
+
+  it('answers a bad call with its usage and exit code 2, touching nothing', () => {
+    for (const [args, message] of [
+      [['--before', 'soon'], /--before is not a date/],
+      [['--tenant', '../x'], /--tenant is not a tenant id/],
+      [['--tenants', 'x'], /Unknown option '--tenants'/],
+    ] as const) {
+      const run = prune(...args);
+      expect(run).toMatchObject({ status: 2 });
+      expect(run.out).toMatch(message);
+      expect(run.out).toMatch(/usage: npm run audit:prune/);
+    }
   });
 
   it('prunes a prefix past retention at its archived checkpoint; verification starts there; tampering is still caught', async () => {

@@ -18,13 +18,12 @@ import {
 } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { AuditCheckpointer, ExportSigner, S3Archive } from '@isogate/audit';
-import { TenantDb } from '@isogate/isolation';
+import { AuditCheckpointsRepository } from '@isogate/isolation';
 import { testConfig } from './support/env.js';
 import { freshId, seedTenantRow, testPool, testPools } from './support/db.js';
 import { api } from './support/api.js';
 import { chainEvents, scoped } from './support/audit.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
-import { autocommitOn } from '../libs/isolation/src/db/autocommit-statement.js';
 import { TestIdentityProvider } from './support/identity.js';
 
 const DAY = 86_400_000;
@@ -91,7 +90,6 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
   let direct: S3Client;
   let signer: ExportSigner;
   const owner = testPool('owner');
-  const gatewayRole = testPool('gateway');
   const gatewayPools = testPools('gateway');
   const superuser = testPool('superuser');
   const msp = freshId('msp');
@@ -101,12 +99,10 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
     warn: (_: object, m: string) => messages.push(`warn ${m}`),
     error: (_: object, m: string) => messages.push(`error ${m}`),
   };
-  const statement = autocommitOn(gatewayRole);
   const checkpointerOn = (bucket: string) =>
     new AuditCheckpointer(
       {
-        db: new TenantDb(gatewayPools),
-        statement,
+        checkpoints: new AuditCheckpointsRepository(gatewayPools),
         signer,
         archive: new S3Archive({
           client: new S3Client({
@@ -192,7 +188,7 @@ describe('audit: the archive in S3 (s3rver on loopback)', () => {
     await proxy.close();
     await s3rver.close();
     direct.destroy();
-    await Promise.all([owner.end(), gatewayRole.end(), superuser.end(), gatewayPools.close()]);
+    await Promise.all([owner.end(), superuser.end(), gatewayPools.close()]);
   });
 
   it('archives through the configured s3:// URL, endpoint and the SDK credential chain', async () => {

@@ -5,7 +5,7 @@ export { GENESIS_HASH, canonicalJson, eventHash, sha256Hex } from './chain/canon
 export { ChainVerifier } from './chain/chain-verifier.js';
 export type { ChainReport, ChainStart } from './chain/chain-verifier.js';
 export { AuditTrail } from './trail/audit-trail.js';
-export type { AuditStatement } from './trail/audit-statement.js';
+export type { AuditAppendStore } from './trail/audit-trail.js';
 export { AuditReader } from './trail/audit-reader.js';
 export type { EventFilter, Checkpoint } from './trail/audit-reader.js';
 export { AuditScope } from './scope/audit-scope.js';
@@ -32,3 +32,5 @@ export { S3Archive } from './archive/s3-archive.js';
 export { openAuditArchive } from './archive/open-archive.js';
 export { AuditCheckpointer } from './checkpoint/audit-checkpointer.js';
 export type { CheckpointPolicy } from './checkpoint/audit-checkpointer.js';
+export { AuditPruner } from './retention/audit-pruner.js';
+export type { PruneOptions, PruneResult } from './retention/audit-pruner.js';

@@ -92,3 +92,32 @@ export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-r
 export { TenantStateReader } from './repositories/tenant-state.js';
 export type { TenantState } from './repositories/tenant-state.js';
 export { TenantStateCache, TENANT_STATE_TTL_MS } from './repositories/tenant-state-cache.js';
+
+// audit repositories
+export { AuditEventsRepository } from './repositories/audit-events-repository.js';
+export type {
+  AuditEventQuery,
+  AuditChainHead,
+  AuditAppendChain,
+  AuditAppendEvent,
+  AuditAppendInteraction,
+  AuditAppendOutcome,
+} from './repositories/audit-events-repository.js';
+export type { AuditEventRow, AuditOutcomeValue } from './repositories/audit-event-row.js';
+export { AuditCheckpointsRepository } from './repositories/audit-checkpoints-repository.js';
+export type {
+  AuditCheckpointRow,
+  CheckpointedChain,
+  CheckpointSession,
+  DueChain,
+  DueRule,
+  NewPeriodicCheckpoint,
+} from './repositories/audit-checkpoints-repository.js';
+export { InteractionsRepository } from './repositories/interactions-repository.js';
+export type { InteractionRow, InteractionQuery } from './repositories/interactions-repository.js';
+export { AuditRetentionRepository } from './repositories/audit-retention-repository.js';
+export type {
+  NewPruneCheckpoint,
+  PruneCut,
+  RetentionSession,
+} from './repositories/audit-retention-repository.js';

@@ -5,7 +5,7 @@ import {
   type AuditLogger,
   type ExportSigner,
 } from '@isogate/audit';
-import { TenantDb, autocommitStatement, type PostgresPools } from '@isogate/isolation';
+import { AuditCheckpointsRepository, type PostgresPools } from '@isogate/isolation';
 import type { AuditConfig } from '../config/config.js';
 
 /** The archive that `AUDIT_ARCHIVE_URL` names, or undefined for `none`. */
@@ -33,8 +33,7 @@ export function checkpointerOf(
 ): AuditCheckpointer {
   return new AuditCheckpointer(
     {
-      db: new TenantDb(pools, 'control'),
-      statement: autocommitStatement(pools, 'control'),
+      checkpoints: new AuditCheckpointsRepository(pools, 'control'),
       signer,
       archive,
       log,

@@ -12,7 +12,14 @@ import {
   InteractionReader,
   type AuditLogger,
 } from '@isogate/audit';
-import { PostgresPools, TenantDb, TenantKeys, autocommitStatement } from '@isogate/isolation';
+import {
+  AuditCheckpointsRepository,
+  AuditEventsRepository,
+  InteractionsRepository,
+  PostgresPools,
+  TenantDb,
+  TenantKeys,
+} from '@isogate/isolation';
 import type { FastifyInstance } from 'fastify';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -31,10 +38,15 @@ import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
   controllers: [AuditController],
   providers: [
     {
-      provide: AuditTrail,
+      provide: AuditEventsRepository,
       inject: [PostgresPools],
       // Audit writes use the gateway pool, not the small control pool that provisioning holds.
-      useFactory: (pools: PostgresPools) => new AuditTrail(autocommitStatement(pools)),
+      useFactory: (pools: PostgresPools) => new AuditEventsRepository(pools),
+    },
+    {
+      provide: AuditTrail,
+      inject: [AuditEventsRepository],
+      useFactory: (events: AuditEventsRepository) => new AuditTrail(events),
     },
     {
       provide: AUDIT_LOGGER,
@@ -66,7 +78,12 @@ import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
       ) => checkpointerOf(c.audit, pools, signer, archive ?? undefined, log),
     },
     AuditCheckpointsService,
-    { provide: AuditReader, inject: [TenantDb], useFactory: (db: TenantDb) => new AuditReader(db) },
+    {
+      provide: AuditReader,
+      inject: [AuditEventsRepository, PostgresPools],
+      useFactory: (events: AuditEventsRepository, pools: PostgresPools) =>
+        new AuditReader(events, new AuditCheckpointsRepository(pools)),
+    },
     {
       provide: ExportSigner,
       inject: [APP_CONFIG],
@@ -90,7 +107,8 @@ import { archiveOf, checkpointerOf } from './audit-checkpointing.js';
     {
       provide: InteractionReader,
       inject: [TenantDb, TenantKeys],
-      useFactory: (db: TenantDb, keys: TenantKeys) => new InteractionReader(db, keys),
+      useFactory: (db: TenantDb, keys: TenantKeys) =>
+        new InteractionReader(new InteractionsRepository(db), keys),
     },
     AuditService,
   ],

@@ -1,8 +1,8 @@
 import {
   TenantContext,
+  type AuditCheckpointsRepository,
   type CallerContext,
-  type SqlSession,
-  type TenantDb,
+  type CheckpointSession,
 } from '@isogate/isolation';
 import { sha256Hex } from '../chain/canonical.js';
 import type { ChainStart } from '../chain/chain-verifier.js';
@@ -15,7 +15,6 @@ import {
   type AuditLogger,
 } from '../archive/audit-archive.js';
 import type { ExportSigner } from '../export/export-signer.js';
-import type { AuditStatement } from '../trail/audit-statement.js';
 import { checkpointStatement } from '../verify/chain-verification.js';
 import { chainState, readSegment } from './chain-segment.js';
 
@@ -42,9 +41,8 @@ export interface CheckpointWritten {
 
 /** What the checkpointer needs. */
 export interface AuditCheckpointerDeps {
-  /** Tenant-scoped transactions, preferably on a pool that request traffic does not use. */
-  readonly db: TenantDb;
-  readonly statement: AuditStatement;
+  /** Checkpoint reads and writes, preferably on a pool that request traffic does not use. */
+  readonly checkpoints: AuditCheckpointsRepository;
   readonly signer: ExportSigner;
   /** Undefined when the deployment chose to run without an archive. */
   readonly archive: AuditArchive | undefined;
@@ -78,18 +76,15 @@ export class AuditCheckpointer {
 
   /** One run: asks which chains are due (one statement), then checkpoints each of them. */
   async runOnce(options: { readonly only?: readonly string[] } = {}): Promise<CheckpointWritten[]> {
-    const due = await this.deps.statement<{ tenant_id: string; head_seq: string }>(
-      'SELECT tenant_id, head_seq FROM audit_checkpoints_due($1, $2, $3, $4)',
-      [
-        this.policy.everyEvents,
-        this.policy.intervalSeconds,
-        this.policy.maxChainsPerRun ?? 100,
-        options.only ?? null,
-      ],
-    );
+    const due = await this.deps.checkpoints.dueChains({
+      everyEvents: this.policy.everyEvents,
+      intervalSeconds: this.policy.intervalSeconds,
+      limit: this.policy.maxChainsPerRun ?? 100,
+      ...(options.only !== undefined ? { only: options.only } : {}),
+    });
     const written: CheckpointWritten[] = [];
-    for (const { tenant_id: tenantId, head_seq: headSeq } of due) {
-      if (this.#broken.get(tenantId) === Number(headSeq)) continue;
+    for (const { tenantId, headSeq } of due) {
+      if (this.#broken.get(tenantId) === headSeq) continue;
       try {
         written.push(...(await this.checkpointTenant(tenantId)));
       } catch (error) {
@@ -114,7 +109,7 @@ export class AuditCheckpointer {
     };
     for (let i = 0; i < SEGMENTS_PER_CHAIN_PER_RUN; i += 1) {
       const one = await TenantContext.run(context, () =>
-        this.deps.db.transaction((s) => this.checkpointSegment(s, tenantId)),
+        this.deps.checkpoints.inChainTransaction((s) => this.checkpointSegment(s, tenantId)),
       );
       if (one === undefined) break;
       written.push(one);
@@ -123,14 +118,10 @@ export class AuditCheckpointer {
   }
 
   private async checkpointSegment(
-    session: SqlSession,
+    session: CheckpointSession,
     tenantId: string,
   ): Promise<CheckpointWritten | undefined> {
-    const [lock] = await session.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked',
-      [`isogate:audit:cp:${tenantId}`],
-    );
-    if (lock?.locked !== true) return undefined; // another process is on it
+    if (!(await session.tryLockChain())) return undefined; // another process is on it
     const state = await chainState(session);
     if (state === undefined || state.headSeq <= state.start.seq) return undefined;
     const { start, headSeq } = state;
@@ -160,21 +151,15 @@ export class AuditCheckpointer {
             checkpoint,
             retainUntil: new Date(this.#clock().getTime() + retentionDays * DAY_MS),
           });
-    await session.execute(
-      `INSERT INTO audit_checkpoints
-         (tenant_id, seq, head_hash, ts, kind, key_id, signature, archive_key, retention_days)
-       VALUES ($1, $2, $3, $4, 'periodic', $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-      [
-        tenantId,
-        lastSeq,
-        headHash,
-        checkpoint.ts,
-        checkpoint.key_id,
-        checkpoint.signature,
-        archiveKey,
-        retentionDays,
-      ],
-    );
+    await session.recordPeriodic({
+      seq: lastSeq,
+      head_hash: headHash,
+      ts: checkpoint.ts,
+      key_id: checkpoint.key_id,
+      signature: checkpoint.signature,
+      archive_key: archiveKey,
+      retention_days: retentionDays,
+    });
     return {
       tenant_id: tenantId,
       first_seq: start.seq + 1,
@@ -186,7 +171,7 @@ export class AuditCheckpointer {
 
   /** The segment's JSONL once it is shown to chain from `start`; a broken chain is remembered. */
   private async segment(
-    session: SqlSession,
+    session: CheckpointSession,
     tenantId: string,
     start: ChainStart,
     lastSeq: number,

@@ -1,4 +1,9 @@
-import { type TenantDb, type TenantKeys } from '@isogate/isolation';
+import type {
+  InteractionQuery,
+  InteractionRow,
+  InteractionsRepository,
+  TenantKeys,
+} from '@isogate/isolation';
 
 /** One interaction as an auditor reads it; `content` is null once retention removed it. */
 export interface InteractionView {
@@ -18,48 +23,17 @@ export interface InteractionView {
 }
 
 /** Which interactions to read: a time range and a cursor (the last id of the previous page). */
-export interface InteractionFilter {
-  readonly from?: string;
-  readonly to?: string;
-  readonly after?: { readonly ts: string; readonly id: string };
-}
-
-interface InteractionRow {
-  id: string;
-  ts: Date;
-  request_id: string;
-  kind: 'chat' | 'retrieve';
-  content_enc: Buffer | null;
-  content_sha256: string;
-  model: string | null;
-  tokens_in: number;
-  tokens_out: number;
-}
+export type InteractionFilter = InteractionQuery;
 
 /** Reads the current tenant's interactions and opens them with the tenant's data key. */
 export class InteractionReader {
   constructor(
-    private readonly db: TenantDb,
+    private readonly interactions: InteractionsRepository,
     private readonly keys: TenantKeys,
   ) {}
 
   async page(filter: InteractionFilter, limit: number): Promise<InteractionView[]> {
-    const rows = await this.db.transaction((s) =>
-      s.query<InteractionRow>(
-        `SELECT id, ts, request_id, kind, content_enc, content_sha256, model, tokens_in, tokens_out
-           FROM interactions
-          WHERE ($1::timestamptz IS NULL OR ts >= $1) AND ($2::timestamptz IS NULL OR ts < $2)
-            AND ($3::timestamptz IS NULL OR (ts, id) > ($3, $4::uuid))
-          ORDER BY ts, id LIMIT $5`,
-        [
-          filter.from ?? null,
-          filter.to ?? null,
-          filter.after?.ts ?? null,
-          filter.after?.id ?? null,
-          limit,
-        ],
-      ),
-    );
+    const rows = await this.interactions.page(filter, limit);
     return Promise.all(rows.map((row) => this.view(row)));
   }
 

@@ -1,4 +1,9 @@
-import { IsogateError } from '@isogate/isolation';
+import {
+  IsogateError,
+  type AuditAppendChain,
+  type AuditAppendInteraction,
+  type AuditAppendOutcome,
+} from '@isogate/isolation';
 import {
   PLATFORM_SCOPE,
   type AuditDraft,
@@ -25,18 +30,15 @@ export interface ChainBatch {
   readonly items: readonly Pending[];
 }
 
-/** A chain's part of an `audit_append` call: the events sealed on the head the caller knew. */
+/** A chain's part of an append: the events sealed on the head the caller knew. */
 export interface SealedChain {
   readonly batch: ChainBatch;
   readonly events: readonly AuditEvent[];
-  readonly payload: Record<string, unknown>;
+  readonly payload: AuditAppendChain;
 }
 
-/** What `audit_append` answered for one chain. */
-export type ChainOutcome =
-  | { readonly status: 'ok' }
-  | { readonly status: 'stale'; readonly seq: number | string; readonly hash: string }
-  | { readonly status: 'error'; readonly code: string; readonly message: string };
+/** What the append answered for one chain. */
+export type ChainOutcome = AuditAppendOutcome;
 
 /** The lock key of a stream's chain, as the database's append lock names it. */
 export function chainKey(stream: AuditStream): string {
@@ -63,7 +65,12 @@ export function sealChain(
   const tenant = stream.kind === 'tenant';
   const chain = tenant ? stream.tenantId : stream.kind === 'msp' ? stream.mspId : PLATFORM_SCOPE;
   if (head === undefined) {
-    const payload = { kind: tenant ? 't' : 'c', chain, expect_seq: null, expect_hash: null };
+    const payload: AuditAppendChain = {
+      kind: tenant ? 't' : 'c',
+      chain,
+      expect_seq: null,
+      expect_hash: null,
+    };
     return { batch, events: [], payload };
   }
   let seq = head.seq;
@@ -79,7 +86,7 @@ export function sealChain(
   if (!tenant && staged.length > 0)
     throw new IsogateError('internal_error', 'Interactions belong to a tenant chain only');
   const interactions = staged.map((i) => interactionRow(i, chain, ts));
-  const payload = {
+  const payload: AuditAppendChain = {
     kind: tenant ? 't' : 'c',
     chain,
     expect_seq: head.seq,
@@ -144,14 +151,18 @@ export function storable<T>(value: T): T {
 }
 
 /** An interaction row; its time is its event's, to the millisecond, so cursors over it are exact. */
-function interactionRow(i: StagedInteraction, tenantId: string, ts: string) {
+function interactionRow(
+  i: StagedInteraction,
+  tenantId: string,
+  ts: string,
+): AuditAppendInteraction {
   return {
     ts,
     id: i.id,
     tenant_id: tenantId,
     request_id: i.requestId,
     kind: i.kind,
-    content_enc: `\\x${i.contentEnc.toString('hex')}`,
+    content_enc: i.contentEnc,
     content_sha256: i.contentSha256,
     model: i.model,
     tokens_in: i.tokensIn,

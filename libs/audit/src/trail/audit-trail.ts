@@ -1,4 +1,4 @@
-import { isConnectionFailure, StoreUnavailableError } from '@isogate/isolation';
+import type { AuditEventsRepository } from '@isogate/isolation';
 import { LRUCache } from 'lru-cache';
 import type { AuditDraft, AuditEvent, AuditStream } from '../chain/audit-event.js';
 import type { ChainStart } from '../chain/chain-verifier.js';
@@ -12,7 +12,12 @@ import {
   type Pending,
   type SealedChain,
 } from './append-batch.js';
-import type { AuditStatement } from './audit-statement.js';
+
+/**
+ * Where the trail writes: `appendChains` is one round trip and one commit (one autocommit
+ * prepared statement) for any number of chains; `ping` checks the connections it uses.
+ */
+export type AuditAppendStore = Pick<AuditEventsRepository, 'appendChains' | 'ping'>;
 
 /** Tuning of the append path; the defaults suit one gateway process. */
 export interface AuditTrailOptions {
@@ -50,7 +55,7 @@ export class AuditTrail {
   #statements = 0;
 
   constructor(
-    private readonly statement: AuditStatement,
+    private readonly store: AuditAppendStore,
     options: AuditTrailOptions = {},
   ) {
     this.#clock = options.clock ?? (() => new Date());
@@ -80,7 +85,7 @@ export class AuditTrail {
    * appends use.
    */
   async preflight(): Promise<void> {
-    await this.statement('SELECT 1');
+    await this.store.ping();
   }
 
   /** Starts statements for waiting chains, up to the limit of statements in flight. */
@@ -124,7 +129,7 @@ export class AuditTrail {
         const sealed = open.flatMap((batch) => this.seal(batch, ts));
         open = sealed.map((s) => s.batch);
         if (sealed.length === 0) return;
-        const outcomes = await this.run(sealed);
+        const outcomes = await this.store.appendChains(sealed.map((s) => s.payload));
         open = sealed.flatMap((s, i) => this.settle(s, outcomes[i]));
       }
     } catch (error) {
@@ -143,18 +148,6 @@ export class AuditTrail {
     } catch (error) {
       for (const pending of batch.items) pending.reject(error);
       return [];
-    }
-  }
-
-  private async run(sealed: readonly SealedChain[]): Promise<ChainOutcome[]> {
-    try {
-      const [row] = await this.statement<{ outcomes: ChainOutcome[] }>(
-        'SELECT audit_append($1::jsonb) AS outcomes',
-        [JSON.stringify(sealed.map((s) => s.payload))],
-      );
-      return row?.outcomes ?? [];
-    } catch (error) {
-      throw isConnectionFailure(error) ? new StoreUnavailableError('postgres') : error;
     }
   }
 

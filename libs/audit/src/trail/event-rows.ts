@@ -1,26 +1,8 @@
-import type { AuditEvent, AuditOutcome } from '../chain/audit-event.js';
-
-/** An event row as PostgreSQL returns it (bigint as text, timestamptz as Date). */
-export interface EventRow {
-  id: string;
-  seq: string | number;
-  ts: Date;
-  tenant_id: string | null;
-  msp_id: string | null;
-  actor: string;
-  roles: string[];
-  action: string;
-  resource: string | null;
-  outcome: AuditOutcome;
-  status: number;
-  request_id: string;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
+import type { AuditEventRow } from '@isogate/isolation';
+import type { AuditEvent } from '../chain/audit-event.js';
 
 /** The event a row holds, in the exact shape its hash was computed over. */
-export function eventOfRow(row: EventRow): AuditEvent {
+export function eventOfRow(row: AuditEventRow): AuditEvent {
   return {
     id: row.id,
     seq: Number(row.seq),
