@@ -17,8 +17,6 @@ export type { CredentialStore } from './keys/master-key.js';
 export { TenantDb, ControlDb, isConnectionFailure } from './db/tenant-db.js';
 export type { ScopedRead, SqlSession } from './db/tenant-db.js';
 export { TENANT_TABLES } from './db/role-check.js';
-export { autocommitStatement } from './db/autocommit-statement.js';
-export type { AutocommitStatement } from './db/autocommit-statement.js';
 export { TenantLifecycle, PROVISIONING_STEPS } from './lifecycle/tenant-lifecycle.js';
 export type { ProvisioningStep, AfterStep } from './lifecycle/tenant-lifecycle.js';
 export { toTenantRecord, TENANT_COLUMNS } from './lifecycle/tenant-record.js';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { canonicalJson, type InteractionChunk } from '@isogate/audit';
-import { FailSoftCache, TenantContext, TenantDb, TenantKeys } from '@isogate/isolation';
+import { DocumentsRepository, FailSoftCache, TenantContext, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
 import type { Answer } from './chat-answer.js';
@@ -66,7 +66,7 @@ export class ChatCache {
     // that skips Redis for a while after a failure, so a Redis outage costs chat nothing.
     @Inject(FailSoftCache) private readonly redis: FailSoftCache,
     @Inject(TenantKeys) private readonly keys: TenantKeys,
-    @Inject(TenantDb) private readonly db: TenantDb,
+    @Inject(DocumentsRepository) private readonly documents: DocumentsRepository,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.#ttlSeconds = config.llm.cacheTtlSeconds;
@@ -83,11 +83,10 @@ export class ChatCache {
    */
   async lookup(parts: CacheKeyParts): Promise<CacheLookup> {
     const key = `chat:${await this.keys.mac(KEY_PURPOSE, canonicalJson(parts))}`;
-    const [rows, raw] = await Promise.all([
-      this.db.scopedRead<{ version: string }>('corpus_version'),
+    const [corpusVersion, raw] = await Promise.all([
+      this.documents.corpusVersion(),
       this.redis.attempt((cache) => cache.get(key)),
     ]);
-    const corpusVersion = rows[0]?.version ?? '0';
     if (raw === null || raw === undefined) return { key, corpusVersion, answer: undefined };
     const entry = await this.open(key, raw);
     const current = entry?.corpus_version === corpusVersion;

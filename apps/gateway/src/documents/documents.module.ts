@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { DocumentsRepository, TenantDb } from '@isogate/isolation';
 import { AuthModule } from '../auth/auth.module.js';
 import { DocumentIndex } from './document-index.js';
 import { DocumentPreparer } from './document-preparer.js';
@@ -10,17 +9,7 @@ import { TenantSettings } from './tenant-settings.js';
 @Module({
   imports: [AuthModule],
   controllers: [DocumentsController],
-  providers: [
-    DocumentsService,
-    DocumentIndex,
-    DocumentPreparer,
-    TenantSettings,
-    {
-      provide: DocumentsRepository,
-      inject: [TenantDb],
-      useFactory: (db: TenantDb) => new DocumentsRepository(db),
-    },
-  ],
+  providers: [DocumentsService, DocumentIndex, DocumentPreparer, TenantSettings],
   exports: [TenantSettings],
 })
 export class DocumentsModule {}

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   applyPii,
-  TenantDb,
+  DocumentsRepository,
   TenantKeys,
   tenantMetadataIndexer,
   TenantVectorStore,
@@ -49,7 +49,7 @@ interface Candidate {
 export class RetrievalService {
   constructor(
     @Inject(TenantVectorStore) private readonly vectors: TenantVectorStore,
-    @Inject(TenantDb) private readonly db: TenantDb,
+    @Inject(DocumentsRepository) private readonly documents: DocumentsRepository,
     @Inject(TenantKeys) private readonly keys: TenantKeys,
     @Inject(TenantSettings) private readonly settings: TenantSettings,
     @Inject(GraphExpansion) private readonly graph: GraphExpansion,
@@ -161,11 +161,7 @@ export class RetrievalService {
   private async current(candidates: readonly Candidate[]): Promise<Candidate[]> {
     const ids = [...new Set(candidates.map((c) => String(c.hit.payload.document_id)))];
     if (ids.length === 0) return [];
-    const rows = await this.db.scopedRead<{ id: string; content_sha256: string }>(
-      'document_versions',
-      [ids],
-    );
-    const versions = new Map(rows.map((row) => [row.id, row.content_sha256]));
+    const versions = await this.documents.currentVersions(ids);
     return candidates.filter(
       (c) => versions.get(String(c.hit.payload.document_id)) === c.hit.payload.version,
     );

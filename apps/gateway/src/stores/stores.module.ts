@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   ControlDb,
+  DocumentsRepository,
   FalkorAdmin,
   MasterKey,
   TenantDb,
@@ -73,6 +74,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (db: TenantDb, masterKey: MasterKey) => new TenantKeys(db, masterKey),
     },
     {
+      provide: DocumentsRepository,
+      inject: [TenantDb],
+      useFactory: (db: TenantDb) => new DocumentsRepository(db),
+    },
+    {
       provide: ControlDb,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new ControlDb(p),
@@ -95,6 +101,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     },
   ],
   exports: [
+    DocumentsRepository,
     PostgresPools,
     RedisAdmin,
     FalkorAdmin,

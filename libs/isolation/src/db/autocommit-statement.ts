@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { poolOf, type PoolPlane, type PostgresPools } from '../stores/postgres.pools.js';
 
@@ -16,11 +15,7 @@ export function autocommitStatement(
   pools: PostgresPools,
   plane: PoolPlane = 'gateway',
 ): AutocommitStatement {
-  return autocommitOn(poolOf(pools, plane));
-}
-
-/** `autocommitStatement` on a raw pool: for this library, and tests that connect as a role. */
-export function autocommitOn(pool: pg.Pool): AutocommitStatement {
+  const pool = poolOf(pools, plane);
   const names = new Map<string, string>();
   const nameOf = (text: string) => {
     let name = names.get(text);

@@ -82,6 +82,25 @@ export class DocumentsRepository {
   constructor(private readonly db: TenantDb) {}
 
   /**
+   * The current version (content digest) of each of `ids` that is ready, in one round trip:
+   * the check every retrieve makes that a passage shown is of its document's current version.
+   */
+  async currentVersions(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.scopedRead<{ id: string; content_sha256: string }>(
+      'document_versions',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.content_sha256]));
+  }
+
+  /** The tenant's corpus version, bumped by every document change, in one round trip. */
+  async corpusVersion(): Promise<string> {
+    const rows = await this.db.scopedRead<{ version: string | null }>('corpus_version');
+    return rows[0]?.version ?? '0';
+  }
+
+  /**
    * Makes sure a row exists for the document, invisible (`writing`) until a write completes,
    * under the tenant's count lock so concurrent creations cannot together pass `maxDocuments`.
    * False when the document is new and the tenant already holds `maxDocuments`.
