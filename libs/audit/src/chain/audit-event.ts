@@ -1,27 +1,14 @@
+import type { AuditAppendEvent, AuditOutcomeValue } from '@isogate/isolation';
+
 /** How a request ended, as the audit trail records it. */
-export type AuditOutcome = 'ok' | 'denied' | 'error';
+export type AuditOutcome = AuditOutcomeValue;
 
 /**
- * One audit event as API.md defines it. `hash` covers every other field, `prev_hash` included,
- * so the chain of one tenant (or MSP, or the platform stream) can be checked link by link.
+ * One audit event as docs/API.md defines it: the row the store appends, without the chain
+ * name of an MSP or platform event. `hash` covers every other field, `prev_hash` included, so
+ * the chain of one tenant (or MSP, or the platform stream) can be checked link by link.
  */
-export interface AuditEvent {
-  readonly id: string;
-  readonly seq: number;
-  readonly ts: string;
-  readonly tenant_id: string | null;
-  readonly msp_id: string | null;
-  readonly actor: string;
-  readonly roles: readonly string[];
-  readonly action: string;
-  readonly resource: string | null;
-  readonly outcome: AuditOutcome;
-  readonly status: number;
-  readonly request_id: string;
-  readonly details: Readonly<Record<string, unknown>>;
-  readonly prev_hash: string;
-  readonly hash: string;
-}
+export type AuditEvent = Omit<AuditAppendEvent, 'scope'>;
 
 /** What a caller of the trail supplies; the trail adds seq, ts, prev_hash and hash. */
 export type AuditDraft = Pick<

@@ -15,8 +15,8 @@ export interface AuditCheckpointRow {
   readonly signature: string;
 }
 
-/** A periodic checkpoint to record, once its segment is archived. */
-export interface NewPeriodicCheckpoint {
+/** A signed checkpoint to record: where the chain is cut or vouched for, and by which key. */
+export interface NewCheckpoint {
   readonly seq: number;
   readonly head_hash: string;
   /** ISO 8601, exactly as signed. */
@@ -24,6 +24,10 @@ export interface NewPeriodicCheckpoint {
   readonly key_id: string;
   readonly signature: string;
   readonly archive_key: string | null;
+}
+
+/** A periodic checkpoint to record, once its segment is archived. */
+export interface NewPeriodicCheckpoint extends NewCheckpoint {
   readonly retention_days: number;
 }
 

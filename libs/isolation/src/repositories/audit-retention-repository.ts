@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { TENANT_ID_PATTERN } from '../context/tenant-context.js';
 import { EVENT_COLUMNS, type AuditEventRow } from './audit-event-row.js';
-import type { AuditCheckpointRow } from './audit-checkpoints-repository.js';
+import type { AuditCheckpointRow, NewCheckpoint } from './audit-checkpoints-repository.js';
 
 /** Where a chain may be cut: its latest periodic checkpoint that retention lets go. */
 export interface PruneCut {
@@ -11,15 +11,7 @@ export interface PruneCut {
 }
 
 /** A prune checkpoint to record at the cut. */
-export interface NewPruneCheckpoint {
-  readonly seq: number;
-  readonly head_hash: string;
-  /** ISO 8601, exactly as signed. */
-  readonly ts: string;
-  readonly key_id: string;
-  readonly signature: string;
-  readonly archive_key: string | null;
-}
+export type NewPruneCheckpoint = NewCheckpoint;
 
 /** What one retention transaction on a tenant's chain may do. */
 export interface RetentionSession {
