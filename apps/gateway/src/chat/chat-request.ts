@@ -104,7 +104,9 @@ export function turnOf(message: ChatRequestMessage, clean: (text: string) => str
         toolCallId: message.tool_call_id,
       };
     case 'assistant': {
-      const content = message.content == null ? '' : clean(textOf(message.content));
+      // An answer echoed back from the SDK may carry its refusal in place of content.
+      const text = message.content ?? message.refusal ?? '';
+      const content = clean(textOf(text));
       if (message.tool_calls === undefined) return { role: 'assistant', content };
       const toolCalls = message.tool_calls.map((call) => ({
         id: call.id,
