@@ -37,6 +37,17 @@ describe('chat request mapping', () => {
       },
       { role: 'tool', content: '[X] result', toolCallId: 'c1' },
     ]);
+    const refused = request({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: null, refusal: 'I cannot help with secret' },
+        { role: 'user', content: 'q2' },
+      ],
+    }).messages[1];
+    expect(refused && turnOf(refused, clean)).toEqual({
+      role: 'assistant',
+      content: 'I cannot help with [X]',
+    });
     expect(modelOptionsOf(body, clean).tools).toEqual([
       {
         type: 'function',

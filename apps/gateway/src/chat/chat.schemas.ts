@@ -69,8 +69,8 @@ const message = z.discriminatedUnion('role', [
       refusal: z.string().max(MAX_MESSAGE_CHARS).nullish(),
       tool_calls: z.array(toolCall).min(1).max(MAX_TOOLS).optional(),
     })
-    .refine((m) => m.content != null || m.tool_calls !== undefined, {
-      message: 'an assistant message needs content or tool_calls',
+    .refine((m) => m.content != null || m.refusal != null || m.tool_calls !== undefined, {
+      message: 'an assistant message needs content, refusal or tool_calls',
       path: ['content'],
     }),
   z.strictObject({ role: z.literal('tool'), content: textContent, tool_call_id: callId }),
