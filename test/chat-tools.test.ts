@@ -180,6 +180,11 @@ describe('chat completions with tools, response formats and logprobs', () => {
       (r) => r.content?.answer ?? '',
     );
     expect(answers.some((a) => a.includes(id) && a.includes('get_patient_record'))).toBe(true);
+    // And the tools the model was offered, with the messages it got.
+    const prompts = (records.body.data as { content: { prompt: string } | null }[]).map(
+      (r) => r.content?.prompt ?? '',
+    );
+    expect(prompts.some((p) => p.includes(WEATHER_TOOL.function.description))).toBe(true);
   });
 
   it('applies the tenant’s PII rules to tool arguments, tool results and tool descriptions', async () => {

@@ -92,7 +92,8 @@ export class ChatService {
       window,
       model.id,
       maxTokens,
-      { ...sampling, ...options },
+      sampling,
+      options,
       body.user,
       signal,
     );
@@ -112,11 +113,15 @@ export class ChatService {
     window: ContextWindow,
     model: string,
     maxTokens: number,
-    sampling: Sampling & ModelOptions,
+    sampling: Sampling,
+    options: ModelOptions,
     user: string | null | undefined,
     signal: AbortSignal,
   ): Promise<CachedAnswer> {
-    const prompt = canonicalJson(window.messages);
+    // The tools and answer format are part of what the model was given, so of the record too.
+    const prompt = canonicalJson(
+      Object.keys(options).length === 0 ? window.messages : { messages: window.messages, options },
+    );
     const chunks = window.passages.map((p, i) => ({
       document_id: p.document_id,
       chunk_index: p.chunk_index,
@@ -145,6 +150,7 @@ export class ChatService {
         messages: window.messages,
         maxTokens,
         ...sampling,
+        ...options,
         user: await this.pseudonym(user),
       },
       signal,
