@@ -363,7 +363,7 @@ describe('chat completions', () => {
       [{ messages: [] }, 400, 'invalid_request'],
       [{ messages: [{ role: 'system', content: 'only system' }] }, 400, 'invalid_request'],
       [{ ...ask('q'), tools: [{ type: 'function' }] }, 400, 'invalid_request'],
-      [{ ...ask('q'), n: 2 }, 400, 'invalid_request'],
+      [{ ...ask('q'), n: 2 }, 422, 'unsupported_parameter'],
       [{ messages: [{ role: 'user', content: '\ud800' }] }, 400, 'invalid_request'],
       [{ ...ask('lorem ipsum '.repeat(20_000).slice(0, 90_000)) }, 400, 'context_length_exceeded'],
     ];

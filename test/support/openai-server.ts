@@ -29,12 +29,31 @@ export interface ChatRequestBody {
   readonly [field: string]: unknown;
 }
 
+/** A tool call the server answers with, in the OpenAI wire shape. */
+export interface TestToolCall {
+  readonly id: string;
+  readonly type: 'function';
+  readonly function: { readonly name: string; readonly arguments: string };
+}
+
+/** What the assistant answers: its text, or a message with tool calls (finish `tool_calls`). */
+export type ChatReply =
+  | string
+  | {
+      readonly content?: string | null;
+      readonly tool_calls?: readonly TestToolCall[];
+      readonly logprobs?: unknown;
+    };
+
 /** How the server behaves. */
 export interface OpenAiServerOptions {
   /** Length of embedding vectors unless a request asks for `dimensions` (default 8). */
   readonly dimensions?: number;
-  /** The assistant's answer to a chat request (default: `echo: ` + the last user message). */
-  readonly answer?: (request: ChatRequestBody) => string | Promise<string>;
+  /**
+   * The assistant's answer to a chat request (default: `echo: ` + the last user message): a
+   * text, or a reply with tool calls (and logprobs) for tests of the tool round trip.
+   */
+  readonly answer?: (request: ChatRequestBody) => ChatReply | Promise<ChatReply>;
   /** Model ids listed by `GET /v1/models` (default `['test-embed', 'test-chat']`). */
   readonly models?: readonly string[];
   /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
@@ -152,9 +171,25 @@ function completionBase(model: unknown): { id: string; created: number; model: u
   return { id: `chatcmpl-test-${Date.now()}`, created: Math.floor(Date.now() / 1000), model };
 }
 
-function chat(response: ServerResponse, body: ChatRequestBody, answer: string): void {
+function chat(response: ServerResponse, body: ChatRequestBody, reply: ChatReply): void {
+  const answer = typeof reply === 'string' ? reply : (reply.content ?? '');
   const usage = { prompt_tokens: 1, completion_tokens: answer.length, total_tokens: 1 };
   const base = completionBase(body.model);
+  if (typeof reply !== 'string') {
+    const calls = reply.tool_calls ?? [];
+    const message = {
+      role: 'assistant',
+      content: reply.content ?? null,
+      refusal: null,
+      ...(calls.length > 0 ? { tool_calls: calls } : {}),
+    };
+    const finish = calls.length > 0 ? 'tool_calls' : 'stop';
+    const choices = [
+      { index: 0, message, finish_reason: finish, logprobs: reply.logprobs ?? null },
+    ];
+    sendJson(response, 200, { ...base, object: 'chat.completion', choices, usage });
+    return;
+  }
   if (body.stream !== true) {
     const message = { role: 'assistant', content: answer, refusal: null };
     const choices = [{ index: 0, message, finish_reason: 'stop', logprobs: null }];

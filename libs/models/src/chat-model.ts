@@ -14,11 +14,56 @@ export interface ChatModelOptions {
   readonly maxRetries: number;
 }
 
-/** One message sent to the model. */
-export interface ChatTurn {
-  readonly role: 'system' | 'user' | 'assistant';
-  readonly content: string;
+/** A function call the model asked for (or, in the conversation, had asked for). */
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  /** The arguments as the model wrote them: JSON text, not necessarily valid. */
+  readonly arguments: string;
 }
+
+/**
+ * One message sent to the model. An assistant turn may carry `toolCalls` (its `content` is then
+ * often empty); a `tool` turn is the result of the call `toolCallId`.
+ */
+export interface ChatTurn {
+  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  readonly content: string;
+  readonly toolCalls?: readonly ToolCall[];
+  readonly toolCallId?: string;
+}
+
+/** A function the model may call, in the OpenAI wire shape. */
+export interface ToolDefinition {
+  readonly type: 'function';
+  readonly function: {
+    readonly name: string;
+    readonly description?: string | undefined;
+    readonly parameters?: Readonly<Record<string, unknown>> | undefined;
+    readonly strict?: boolean | null | undefined;
+  };
+}
+
+/** Which tool the model must (or must not) call, in the OpenAI wire shape. */
+export type ToolChoice =
+  | 'none'
+  | 'auto'
+  | 'required'
+  | { readonly type: 'function'; readonly function: { readonly name: string } };
+
+/** The shape the answer must have, in the OpenAI wire shape. */
+export type ResponseFormat =
+  | { readonly type: 'text' }
+  | { readonly type: 'json_object' }
+  | {
+      readonly type: 'json_schema';
+      readonly json_schema: {
+        readonly name: string;
+        readonly description?: string | undefined;
+        readonly schema?: Readonly<Record<string, unknown>> | undefined;
+        readonly strict?: boolean | null | undefined;
+      };
+    };
 
 /** What the gateway asks the model for. */
 export interface ChatModelRequest {
@@ -31,13 +76,23 @@ export interface ChatModelRequest {
   readonly presencePenalty?: number;
   readonly frequencyPenalty?: number;
   readonly seed?: number;
+  readonly tools?: readonly ToolDefinition[];
+  readonly toolChoice?: ToolChoice;
+  readonly parallelToolCalls?: boolean;
+  readonly responseFormat?: ResponseFormat;
+  readonly logprobs?: boolean;
+  readonly topLogprobs?: number;
   /** A pseudonymous id of the end user, for the provider's abuse monitoring. */
   readonly user: string;
 }
 
 /** The model's answer. */
 export interface ChatModelAnswer {
+  /** The answer's text; empty when the model only asked for tool calls. */
   readonly text: string;
+  readonly toolCalls: readonly ToolCall[];
+  /** The provider's `logprobs` object as it sent it, when asked for; otherwise null. */
+  readonly logprobs: unknown;
   readonly finishReason: string;
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -87,7 +142,7 @@ export class ChatModel {
         .create(
           {
             model: request.model,
-            messages: request.messages.map((turn) => ({ ...turn })),
+            messages: request.messages.map(wireMessage),
             max_tokens: request.maxTokens,
             ...optional('temperature', request.temperature),
             ...optional('top_p', request.topP),
@@ -95,6 +150,21 @@ export class ChatModel {
             ...optional('presence_penalty', request.presencePenalty),
             ...optional('frequency_penalty', request.frequencyPenalty),
             ...optional('seed', request.seed),
+            // Copies: the client's types are mutable, and what goes out is JSON anyway.
+            ...optional('tools', copy(request.tools) as OpenAI.ChatCompletionTool[] | undefined),
+            ...optional(
+              'tool_choice',
+              copy(request.toolChoice) as OpenAI.ChatCompletionToolChoiceOption | undefined,
+            ),
+            ...optional('parallel_tool_calls', request.parallelToolCalls),
+            ...optional(
+              'response_format',
+              copy<OpenAI.ChatCompletionCreateParams['response_format'] | undefined>(
+                request.responseFormat,
+              ),
+            ),
+            ...optional('logprobs', request.logprobs),
+            ...optional('top_logprobs', request.topLogprobs),
             user: request.user,
             store: false,
             stream: false,
@@ -108,12 +178,19 @@ export class ChatModel {
         }),
     );
     const choice = completion.choices[0];
-    const text = choice?.message.content;
+    const toolCalls = (choice?.message.tool_calls ?? []).flatMap((call) =>
+      call.type === 'function'
+        ? [{ id: call.id, name: call.function.name, arguments: call.function.arguments }]
+        : [],
+    );
+    const text = choice?.message.content ?? (toolCalls.length > 0 ? '' : undefined);
     if (choice === undefined || typeof text !== 'string') {
       throw upstreamFailure(new Error('the model answered without a message'));
     }
     return {
       text,
+      toolCalls,
+      logprobs: choice.logprobs ?? null,
       finishReason: choice.finish_reason,
       promptTokens: completion.usage?.prompt_tokens ?? 0,
       completionTokens: completion.usage?.completion_tokens ?? 0,
@@ -123,6 +200,29 @@ export class ChatModel {
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function copy<T>(value: T): T {
+  return value === undefined ? value : structuredClone(value);
+}
+
+/** A turn in the wire shape: tool calls and their results as OpenAI names them. */
+function wireMessage(turn: ChatTurn): OpenAI.ChatCompletionMessageParam {
+  if (turn.role === 'tool') {
+    return { role: 'tool', content: turn.content, tool_call_id: turn.toolCallId ?? '' };
+  }
+  if (turn.role === 'assistant' && turn.toolCalls !== undefined && turn.toolCalls.length > 0) {
+    return {
+      role: 'assistant',
+      content: turn.content === '' ? null : turn.content,
+      tool_calls: turn.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      })),
+    };
+  }
+  return { role: turn.role, content: turn.content };
 }
 
 function copyStop(stop: string | readonly string[]): string | string[] {

@@ -8,6 +8,10 @@ export type {
   ChatModelOptions,
   ChatModelRequest,
   ChatTurn,
+  ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
 } from './chat-model.js';
 export { DenseEmbedder } from './dense-embedder.js';
 export type { DenseEmbedderOptions } from './dense-embedder.js';

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { ChatCompletion, Citation } from './chat.schemas.js';
+import type { ToolCall } from '@isogate/models';
+import type { ChatCompletion, Citation, WireToolCall } from './chat.schemas.js';
 import type { Passage } from './context-window.js';
 
 /** A finished answer, before it is shaped for the wire. */
 export interface Answer {
   readonly text: string;
+  /** Calls the model asked the caller to make; empty for a plain answer. */
+  readonly toolCalls: readonly ToolCall[];
+  /** The provider's logprobs, when asked for; null otherwise. */
+  readonly logprobs: unknown;
   readonly finishReason: string;
   readonly citations: readonly Citation[];
   readonly extractive: boolean;
@@ -56,14 +61,31 @@ export function completionOf(model: string, answer: Answer): ChatCompletion {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: answer.text, refusal: null },
+        message: messageOf(answer),
         finish_reason: answer.finishReason,
-        logprobs: null,
+        logprobs: answer.logprobs ?? null,
       },
     ],
     usage: usageOf(answer),
     citations: answer.citations,
     extractive: answer.extractive,
+  };
+}
+
+/** The answer's message: a tool-call answer without text has `content: null`, as OpenAI's. */
+function messageOf(answer: Answer): ChatCompletion['choices'][number]['message'] {
+  const toolCalls = answer.toolCalls;
+  if (toolCalls.length === 0) return { role: 'assistant', content: answer.text, refusal: null };
+  const tool_calls = toolCalls.map((call): WireToolCall => ({
+    id: call.id,
+    type: 'function',
+    function: { name: call.name, arguments: call.arguments },
+  }));
+  return {
+    role: 'assistant',
+    content: answer.text === '' ? null : answer.text,
+    refusal: null,
+    tool_calls,
   };
 }
 

@@ -18,6 +18,8 @@ export interface CacheKeyParts {
   readonly messages: unknown;
   readonly retrieval: unknown;
   readonly sampling: unknown;
+  /** Tools, tool choice, response format and logprobs, as sent to the model. */
+  readonly tools: unknown;
   readonly roles: readonly string[];
 }
 

@@ -8,30 +8,108 @@ const wellFormed = z
   .max(MAX_MESSAGE_CHARS)
   .refine((text) => text.isWellFormed(), 'must be valid Unicode');
 
-/** Content as a string, or as OpenAI's array of text parts (images and audio are refused). */
-const content = z.union([
+/** Text parts of a message, and image parts (refused later with `images_disabled`). */
+const textPart = z.strictObject({ type: z.literal('text'), text: wellFormed });
+const imagePart = z.strictObject({
+  type: z.literal('image_url'),
+  image_url: z.strictObject({
+    url: z.string().max(MAX_MESSAGE_CHARS),
+    detail: z.enum(['auto', 'low', 'high']).optional(),
+  }),
+});
+const textContent = z.union([wellFormed, z.array(textPart).min(1).max(64)]);
+/** Audio and file parts are not shapes the gateway knows: they are refused as invalid. */
+const userContent = z.union([
   wellFormed,
   z
-    .array(z.strictObject({ type: z.literal('text'), text: wellFormed }))
+    .array(z.discriminatedUnion('type', [textPart, imagePart]))
     .min(1)
     .max(64),
 ]);
 
-const message = z.strictObject({
-  // `developer` is what newer OpenAI clients send in place of `system`.
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content,
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
-    .optional(),
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/)
+  .optional();
+const functionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match ^[A-Za-z0-9_-]{1,64}$');
+const callId = z.string().min(1).max(256);
+
+/** Limits on what a tool definition may add to every request (API.md). */
+const MAX_TOOLS = 128;
+const MAX_SCHEMA_CHARS = 32_768;
+const MAX_DESCRIPTION_CHARS = 4_096;
+const MAX_ARGUMENT_CHARS = 32_768;
+
+/** A JSON Schema object, bounded by its serialized size. */
+const jsonSchema = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (schema) => JSON.stringify(schema).length <= MAX_SCHEMA_CHARS,
+    `must be at most ${MAX_SCHEMA_CHARS} characters of JSON`,
+  );
+
+const toolCall = z.strictObject({
+  id: callId,
+  type: z.literal('function'),
+  function: z.strictObject({
+    name: functionName,
+    arguments: wellFormed.max(MAX_ARGUMENT_CHARS),
+  }),
 });
+
+const message = z.discriminatedUnion('role', [
+  // `developer` is what newer OpenAI clients send in place of `system`.
+  z.strictObject({ role: z.enum(['system', 'developer']), content: textContent, name }),
+  z.strictObject({ role: z.literal('user'), content: userContent, name }),
+  z
+    .strictObject({
+      role: z.literal('assistant'),
+      content: textContent.nullish(),
+      name,
+      refusal: z.string().max(MAX_MESSAGE_CHARS).nullish(),
+      tool_calls: z.array(toolCall).min(1).max(MAX_TOOLS).optional(),
+    })
+    .refine((m) => m.content != null || m.refusal != null || m.tool_calls !== undefined, {
+      message: 'an assistant message needs content, refusal or tool_calls',
+      path: ['content'],
+    }),
+  z.strictObject({ role: z.literal('tool'), content: textContent, tool_call_id: callId }),
+]);
+
+const tool = z.strictObject({
+  type: z.literal('function'),
+  function: z.strictObject({
+    name: functionName,
+    description: wellFormed.max(MAX_DESCRIPTION_CHARS).optional(),
+    parameters: jsonSchema.optional(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: functionName }) }),
+]);
+
+const responseFormat = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text') }),
+  z.strictObject({ type: z.literal('json_object') }),
+  z.strictObject({
+    type: z.literal('json_schema'),
+    json_schema: z.strictObject({
+      name: functionName,
+      description: wellFormed.max(MAX_DESCRIPTION_CHARS).optional(),
+      schema: jsonSchema.optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
 
 /**
  * The OpenAI chat-completions request as the gateway accepts it: the standard sampling fields,
- * plus `retrieval`. Fields that would take the model outside the tenant's context (tools,
- * function calls, audio, images) or that the gateway cannot honour (`n` > 1, logprobs) are
- * refused with 400 rather than silently ignored.
+ * tools and tool calls, `response_format`, `logprobs`, plus `retrieval`. A field the gateway
+ * does not know is refused with 400 naming it, never silently dropped; `n` > 1 and image parts
+ * are well-formed but not honoured (422, checked by the service so the code says why).
  */
 export const chatRequestSchema = z
   .strictObject({
@@ -49,8 +127,14 @@ export const chatRequestSchema = z
     stop: z
       .union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).max(4)])
       .nullish(),
-    n: z.literal(1).nullish(),
+    n: z.number().int().min(1).max(128).nullish(),
     user: z.string().max(256).nullish(),
+    tools: z.array(tool).min(1).max(MAX_TOOLS).nullish(),
+    tool_choice: toolChoice.nullish(),
+    parallel_tool_calls: z.boolean().nullish(),
+    response_format: responseFormat.nullish(),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
     retrieval: z
       .strictObject({
         top_k: z.number().int().min(1).max(50).default(5),
@@ -62,9 +146,41 @@ export const chatRequestSchema = z
   .refine((body) => body.messages.some((m) => m.role === 'user'), {
     message: 'messages must contain a user message',
     path: ['messages'],
+  })
+  .refine((body) => body.tools == null || unique(body.tools.map((t) => t.function.name)), {
+    message: 'tool names must be unique',
+    path: ['tools'],
+  })
+  .refine((body) => body.tool_choice == null || body.tools != null, {
+    message: 'tool_choice needs tools',
+    path: ['tool_choice'],
+  })
+  .refine(
+    (body) =>
+      typeof body.tool_choice !== 'object' ||
+      body.tool_choice === null ||
+      body.tools?.some((t) => t.function.name === (body.tool_choice as Named).function.name),
+    { message: 'tool_choice names a function that is not in tools', path: ['tool_choice'] },
+  )
+  .refine((body) => body.top_logprobs == null || body.logprobs === true, {
+    message: 'top_logprobs needs logprobs: true',
+    path: ['top_logprobs'],
   });
+interface Named {
+  readonly function: { readonly name: string };
+}
+function unique(names: readonly string[]): boolean {
+  return new Set(names).size === names.length;
+}
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export type ChatRequestMessage = ChatRequest['messages'][number];
+
+/** A tool call in an answer, in the OpenAI wire shape. */
+export interface WireToolCall {
+  readonly id: string;
+  readonly type: 'function';
+  readonly function: { readonly name: string; readonly arguments: string };
+}
 
 /** A passage the answer cites (API.md). */
 export interface Citation {
@@ -81,9 +197,14 @@ export interface ChatCompletion {
   readonly model: string;
   readonly choices: readonly {
     readonly index: 0;
-    readonly message: { readonly role: 'assistant'; readonly content: string; refusal: null };
+    readonly message: {
+      readonly role: 'assistant';
+      readonly content: string | null;
+      readonly refusal: null;
+      readonly tool_calls?: readonly WireToolCall[];
+    };
     readonly finish_reason: string;
-    readonly logprobs: null;
+    readonly logprobs: unknown;
   }[];
   readonly usage: {
     readonly prompt_tokens: number;

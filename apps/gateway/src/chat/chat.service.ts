@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditScope, InteractionLog, canonicalJson, sha256Hex } from '@isogate/audit';
 import { countTokens } from '@isogate/embeddings';
-import type { ChatModel, ChatTurn } from '@isogate/models';
+import type { ChatModel } from '@isogate/models';
 import { applyPii, IsogateError, TenantContext, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, ModelConfig } from '../config/config.js';
@@ -11,7 +11,8 @@ import { RetrievalService } from '../retrieval/retrieval.service.js';
 import { removeForeignLinks } from './answer-links.js';
 import { ChatCache, type CachedAnswer } from './chat-cache.js';
 import { citationsOf, extractiveText, type Answer } from './chat-answer.js';
-import type { ChatRequest, ChatRequestMessage } from './chat.schemas.js';
+import type { ChatRequest } from './chat.schemas.js';
+import { assertHonoured, modelOptionsOf, turnOf, type ModelOptions } from './chat-request.js';
 import { buildContextWindow, renderPassage, type ContextWindow } from './context-window.js';
 import { CHAT_MODEL } from './chat-model.provider.js';
 
@@ -49,18 +50,23 @@ export class ChatService {
         `The model "${body.model.slice(0, 200)}" is not offered; see GET /v1/models`,
       );
     }
+    assertHonoured(body, this.model !== null);
     const maxTokens =
       body.max_completion_tokens ?? body.max_tokens ?? this.config.llm.maxOutputTokens;
     const { pii } = await this.settings.current();
     // The tenant's PII rules apply to what is sent to the model, as to what is stored.
-    const conversation = body.messages.map((m) => turnOf(m, (text) => applyPii(text, pii).text));
+    const clean = (text: string) => applyPii(text, pii).text;
+    const conversation = body.messages.map((m) => turnOf(m, clean));
     const sampling = samplingOf(body);
+    const options = modelOptionsOf(body, clean);
     const cached = this.cache.enabled
       ? await this.cache.lookup({
           model: model.id,
           messages: conversation,
           retrieval: body.retrieval,
           sampling: { ...sampling, max_tokens: maxTokens },
+          // An answer with tool calls is an answer to these tools, and JSON to this format.
+          tools: options,
           roles: [...TenantContext.require().roles].sort(),
         })
       : undefined;
@@ -82,7 +88,15 @@ export class ChatService {
       contextTokens: model.contextTokens,
       maxTokens,
     });
-    const fresh = await this.generate(window, model.id, maxTokens, sampling, body.user, signal);
+    const fresh = await this.generate(
+      window,
+      model.id,
+      maxTokens,
+      sampling,
+      options,
+      body.user,
+      signal,
+    );
     if (cached !== undefined) {
       // Cached only once the answer is on record: an answer whose event could not be written
       // was never given, and must not be served later either. It is stored with the corpus
@@ -100,10 +114,14 @@ export class ChatService {
     model: string,
     maxTokens: number,
     sampling: Sampling,
+    options: ModelOptions,
     user: string | null | undefined,
     signal: AbortSignal,
   ): Promise<CachedAnswer> {
-    const prompt = canonicalJson(window.messages);
+    // The tools and answer format are part of what the model was given, so of the record too.
+    const prompt = canonicalJson(
+      Object.keys(options).length === 0 ? window.messages : { messages: window.messages, options },
+    );
     const chunks = window.passages.map((p, i) => ({
       document_id: p.document_id,
       chunk_index: p.chunk_index,
@@ -113,6 +131,9 @@ export class ChatService {
       const text = removeForeignLinks(extractiveText(window.passages), this.config.llm.linkHosts);
       return {
         text,
+        // Tools offered without a model are not called: the answer is the passages (API.md).
+        toolCalls: [],
+        logprobs: null,
         finishReason: 'stop',
         // The passages it quotes, numbered [1], [2], ... like citations.
         citations: citationsOf(text, window.passages),
@@ -129,6 +150,7 @@ export class ChatService {
         messages: window.messages,
         maxTokens,
         ...sampling,
+        ...options,
         user: await this.pseudonym(user),
       },
       signal,
@@ -136,12 +158,15 @@ export class ChatService {
     const text = removeForeignLinks(reply.text, this.config.llm.linkHosts);
     const answer: CachedAnswer = {
       text,
+      toolCalls: reply.toolCalls,
+      logprobs: reply.logprobs,
       finishReason: reply.finishReason,
       citations: citationsOf(text, window.passages),
       extractive: false,
       // An endpoint that reports no usage is charged what the gateway counted itself.
       promptTokens: reply.promptTokens || window.promptTokens,
-      completionTokens: reply.completionTokens || countTokens(reply.text),
+      completionTokens:
+        reply.completionTokens || countTokens(reply.text + canonicalJson(reply.toolCalls)),
       prompt,
       chunks,
     };
@@ -160,7 +185,11 @@ export class ChatService {
       kind: 'chat',
       prompt: answer.prompt,
       chunks: answer.chunks,
-      answer: answer.text,
+      // The tool calls are part of what was answered, so they are on record with the text.
+      answer:
+        answer.toolCalls.length === 0
+          ? answer.text
+          : canonicalJson({ content: answer.text, tool_calls: answer.toolCalls }),
       model: answer.extractive ? null : model,
       tokens_in: cache === 'hit' ? 0 : answer.promptTokens,
       tokens_out: cache === 'hit' ? 0 : answer.completionTokens,
@@ -190,14 +219,4 @@ function samplingOf(body: ChatRequest): Sampling {
   if (body.frequency_penalty != null) sampling.frequencyPenalty = body.frequency_penalty;
   if (body.seed != null) sampling.seed = body.seed;
   return sampling;
-}
-
-/** A caller's message as the model gets it: `developer` as `system`, parts joined, PII applied. */
-function turnOf(message: ChatRequestMessage, clean: (text: string) => string): ChatTurn {
-  const text =
-    typeof message.content === 'string'
-      ? message.content
-      : message.content.map((part) => part.text).join('\n');
-  const role = message.role === 'developer' ? 'system' : message.role;
-  return { role, content: clean(text) };
 }

@@ -76,4 +76,25 @@ describe('buildContextWindow', () => {
       }),
     ).toThrow(expect.objectContaining({ code: 'context_length_exceeded' }));
   });
+
+  it('counts tool-call arguments, and drops a tool result whose call was trimmed away', () => {
+    const window = buildContextWindow({
+      conversation: [
+        { role: 'user', content: 'First question' },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'call_1', name: 'lookup', arguments: 'word '.repeat(3000) }],
+        },
+        { role: 'tool', content: 'short result', toolCallId: 'call_1' },
+        { role: 'assistant', content: 'An answer' },
+        { role: 'user', content: 'Second question' },
+      ],
+      passages: [],
+      contextTokens: 1000,
+      maxTokens: 100,
+    });
+    expect(window.messages.map((m) => m.role)).toEqual(['system', 'system', 'assistant', 'user']);
+    expect(window.droppedTurns).toBe(3);
+  });
 });

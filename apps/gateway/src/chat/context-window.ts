@@ -67,7 +67,7 @@ export function buildContextWindow(input: WindowInput): ContextWindow {
   // A token is at least one byte, so UTF-8 length bounds the count from above: when everything
   // fits by that bound, it fits, and the tokenizer (the costliest step here) is not needed.
   const bound =
-    input.conversation.reduce((sum, turn) => sum + byteCost(turn.content), 0) +
+    input.conversation.reduce((sum, turn) => sum + byteCost(turnText(turn)), 0) +
     input.passages.reduce((sum, p, i) => sum + byteCost(renderPassage(i + 1, p)), 0);
   if (bound <= budget) return everything(input);
   const lastUser = input.conversation.findLastIndex((turn) => turn.role === 'user');
@@ -109,6 +109,12 @@ export function buildContextWindow(input: WindowInput): ContextWindow {
     }
     kept.unshift(turn);
     room -= cost;
+  }
+  // A tool result whose call was trimmed away would be refused by the model: it goes too.
+  while (kept[0]?.role === 'tool') {
+    const orphan = kept.shift() as ChatTurn;
+    room += turnCost(orphan);
+    droppedTurns++;
   }
   takePassages(room);
 
@@ -155,7 +161,13 @@ function byteCost(text: string): number {
 }
 
 function turnCost(turn: ChatTurn): number {
-  return countTokens(turn.content) + PER_MESSAGE;
+  return countTokens(turnText(turn)) + PER_MESSAGE;
+}
+
+/** What of a turn the model reads: its content, and the tool calls it carries. */
+function turnText(turn: ChatTurn): string {
+  if (turn.toolCalls === undefined) return turn.content;
+  return turn.content + turn.toolCalls.map((c) => `${c.id}${c.name}${c.arguments}`).join('');
 }
 
 /** One passage as the model sees it; markup in the document cannot close the element. */

@@ -29,7 +29,11 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
     case 'payload_too_large':
     case 'document_too_large':
       return { status: 413, type: 'invalid_request_error' };
+    // Well-formed OpenAI requests the gateway cannot honour (n > 1, images) are 422, not 400, so
+    // a client can tell "fix your JSON" from "this gateway does not do that".
     case 'unprocessable':
+    case 'unsupported_parameter':
+    case 'images_disabled':
       return { status: 422, type: 'invalid_request_error' };
     case 'rate_limited':
     case 'token_quota_exceeded':

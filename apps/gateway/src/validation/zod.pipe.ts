@@ -26,7 +26,12 @@ export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.in
     const parsed = this.schema.safeParse(value ?? {});
     if (parsed.success) return parsed.data;
     // `param` names the first field at fault, as OpenAI's errors do.
-    const path = parsed.error.issues[0]?.path ?? [];
+    const first = parsed.error.issues[0];
+    // An unknown field is named itself, not the object that holds it.
+    const path = [
+      ...(first?.path ?? []),
+      ...(first?.code === 'unrecognized_keys' ? first.keys.slice(0, 1) : []),
+    ];
     throw new IsogateError(
       'invalid_request',
       describeIssues(parsed.error),

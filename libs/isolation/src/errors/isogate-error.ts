@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'payload_too_large',
   'document_too_large',
   'unprocessable',
+  'unsupported_parameter',
+  'images_disabled',
   'rate_limited',
   'token_quota_exceeded',
   'model_not_found',

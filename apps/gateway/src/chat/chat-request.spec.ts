@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import { chatRequestSchema } from './chat.schemas.js';
+import { assertHonoured, modelOptionsOf, turnOf } from './chat-request.js';
+
+const clean = (text: string) => text.replaceAll('secret', '[X]');
+const request = (body: Record<string, unknown>) =>
+  chatRequestSchema.parse({ model: 'm', messages: [{ role: 'user', content: 'q' }], ...body });
+
+describe('chat request mapping', () => {
+  it('cleans tool-call arguments, tool results and tool descriptions, not schemas', () => {
+    const body = request({
+      messages: [
+        { role: 'user', content: 'q secret' },
+        {
+          role: 'assistant',
+          content: null,
+          refusal: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":"secret"}' } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'secret result' }] },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'f', description: 'secret tool', parameters: { title: 'secret' } },
+        },
+      ],
+    });
+    expect(body.messages.map((m) => turnOf(m, clean))).toEqual([
+      { role: 'user', content: 'q [X]' },
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [{ id: 'c1', name: 'f', arguments: '{"a":"[X]"}' }],
+      },
+      { role: 'tool', content: '[X] result', toolCallId: 'c1' },
+    ]);
+    const refused = request({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: null, refusal: 'I cannot help with secret' },
+        { role: 'user', content: 'q2' },
+      ],
+    }).messages[1];
+    expect(refused && turnOf(refused, clean)).toEqual({
+      role: 'assistant',
+      content: 'I cannot help with [X]',
+    });
+    expect(modelOptionsOf(body, clean).tools).toEqual([
+      {
+        type: 'function',
+        function: { name: 'f', description: '[X] tool', parameters: { title: 'secret' } },
+      },
+    ]);
+  });
+
+  it('refuses n > 1, images, and model-only options without a model, naming the parameter', () => {
+    const refusals: [Record<string, unknown>, boolean, string, string][] = [
+      [{ n: 3 }, true, 'unsupported_parameter', 'n'],
+      [
+        {
+          messages: [
+            { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,' } }] },
+          ],
+        },
+        true,
+        'images_disabled',
+        'messages.0.content.0',
+      ],
+      [{ logprobs: true, stream: true }, true, 'unsupported_parameter', 'logprobs'],
+      [
+        { response_format: { type: 'json_object' } },
+        false,
+        'unsupported_parameter',
+        'response_format',
+      ],
+    ];
+    for (const [body, hasModel, code, param] of refusals) {
+      expect(() => assertHonoured(request(body), hasModel)).toThrow(
+        expect.objectContaining({ code, details: { param } }),
+      );
+    }
+    expect(() =>
+      assertHonoured(request({ n: 1, response_format: { type: 'json_object' } }), true),
+    ).not.toThrow();
+  });
+});
