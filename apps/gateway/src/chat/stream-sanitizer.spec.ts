@@ -19,35 +19,14 @@ function split(text: string, cuts: readonly number[]): string[] {
 const splits = (text: string) =>
   fc.array(fc.nat({ max: text.length }), { maxLength: 12 }).map((cuts) => split(text, cuts));
 
+// prettier-ignore
 const FRAGMENTS = [
-  '[',
-  ']',
-  '(',
-  ')',
-  '![',
-  '<',
-  '>',
-  '`',
-  '\\',
-  '"',
-  'http://',
-  'https://',
-  '//',
-  'www.',
-  'evil.example',
-  'docs.example.org',
-  '/p?d=1',
-  '@',
-  ':',
-  '\n',
-  '\n\n',
-  ' ',
-  'text',
-  '[1]',
-  '.',
+  '[', ']', '(', ')', '![', '<', '>', '`', '\\', '"', 'http://', 'https://', '//', 'www.',
+  'evil.example', 'docs.example.org', '/p?d=1', '@', ':', '\n', '\n\n', ' ', 'text', '[1]', '.',
+  '](', ']:', '\n[1]: ', 'x@evil.example', '<!--', '-->', '<img src=', '```', '- ', '\n===',
 ];
 const markdownish = fc
-  .array(fc.constantFrom(...FRAGMENTS), { maxLength: 24 })
+  .array(fc.constantFrom(...FRAGMENTS), { maxLength: 32 })
   .map((parts) => parts.join(''));
 
 /**

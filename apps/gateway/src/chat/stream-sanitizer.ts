@@ -1,6 +1,9 @@
 import { removeForeignLinks, sanitizeAnswer } from './answer-links.js';
 import { cutAtOrBefore, undecidedFrom } from './undecided-markdown.js';
 
+/** What text needs for its sanitized form to differ from it (beyond brackets). */
+const MAY_START_LINK = /[<>:/@!`\\()]|\]\[|www\./iu;
+
 /** A word that stands for whatever follows the part sent: it cannot start or end a link. */
 const GOES_ON = 'x';
 
@@ -48,6 +51,11 @@ export class StreamSanitizer {
   push(delta: string): string {
     this.text += delta;
     let cut = undecidedFrom(this.text);
+    if (cut > this.sent && this.inert(cut)) {
+      const inert = this.text.slice(this.sent, cut);
+      this.sent = cut;
+      return inert;
+    }
     while (cut > this.sent) {
       // The decided part alone, so that a definition still being written cannot change it, and
       // followed by a word as it is in the text.
@@ -63,6 +71,17 @@ export class StreamSanitizer {
       cut = cutAtOrBefore(this.text, until.inside);
     }
     return '';
+  }
+
+  /**
+   * Whether the text from what was sent to `cut` sanitizes to itself, known without a parse
+   * (which, of the text so far each time, would make a stream cost quadratic time): nothing in
+   * it can start a link, an image, a URL, raw HTML or an autolink, and with no definition yet
+   * a `[n]` in it is text.
+   */
+  private inert(cut: number): boolean {
+    const segment = this.text.slice(this.sent, cut);
+    return !MAY_START_LINK.test(segment) && !this.text.slice(0, cut).includes(']:');
   }
 
   /** Ends the stream and returns the rest of the sanitized text. */
