@@ -31,10 +31,14 @@ export function undecidedFrom(text: string): number {
   const starts = [0, ...[...text.matchAll(BLANK_LINE)].map((m) => m.index + m[0].length)];
   starts.forEach((start, i) => {
     const scan = scanInline(text.slice(start, starts[i + 1] ?? text.length));
+
     for (const span of scan.spans) spans.push({ start: start + span.start, end: start + span.end });
     // An image reference waits for the end: a definition anywhere later makes it an image.
     if (scan.imageReference !== undefined) from = Math.min(from, start + scan.imageReference);
+    const end = starts[i + 1] ?? text.length;
     if (i === starts.length - 1) from = Math.min(from, start + scan.open);
+    // A paragraph that ended with something open is decided only as a whole.
+    else if (start + scan.open < end) spans.push({ start: start + scan.open, end });
   });
   let cut = cutOutside(text, from, spans);
   // Until the text so far triggers a parse, the sanitizer leaves it as it is; a trigger later
@@ -75,12 +79,6 @@ export function cutAtOrBefore(text: string, at: number): number {
 
 function lineStartAt(text: string, at: number): number {
   return text.lastIndexOf('\n', at - 1) + 1;
-}
-
-/** The first word that only a parse (once the text triggers one) would change. */
-function firstParsedOnlyWord(text: string): number {
-  const at = text.search(/@|\/\//u);
-  return at === -1 ? text.length : at;
 }
 
 /** Where an HTML block still open starts, and the spans of those closed. */
@@ -142,8 +140,9 @@ function scanInline(paragraph: string): InlineScan {
       i += 2;
     } else if (c === '`') {
       const after = codeSpanEnd(paragraph, i);
-      if (after === undefined) hold(i);
-      else spans.push({ start: i, end: after });
+      // One across a line break may really be two blocks (a quote or list item starting).
+      if (after === undefined || paragraph.slice(i, after).includes('\n')) hold(i);
+      if (after !== undefined) spans.push({ start: i, end: after });
       i = after ?? i + 1;
     } else if (c === '<') {
       hold(lineStartAt(paragraph, i));
@@ -160,7 +159,8 @@ function scanInline(paragraph: string): InlineScan {
       else if (paragraph[start] === '!' && next === i + 1) {
         imageReference ??= start;
       }
-      if (opened.length === 0) spans.push({ start, end: next ?? paragraph.length });
+      spans.push({ start, end: next ?? paragraph.length });
+      if (next !== undefined && paragraph.slice(start, next).includes('\n')) hold(start);
       if (opened.length === 0) chain = paragraph[i + 1] === '[' ? (chain ?? start) : undefined;
       i = next ?? i + 1;
     } else {
