@@ -32,4 +32,10 @@ export const EXFILTRATION_CORPUS: readonly string[] = [
   '1. [item](https://evil.example/i)\n2. ok [1]',
   'https://docs.example.org/ok and http://evil.example and ftp://evil.example/x',
   '[www.docs.example.org](https://evil.example/w) and [evil.example](https://evil.example)',
+  // Found by fuzzing the stream: a link across quoted lines, a nested image in a link, and a
+  // code span that a quote starting on the next line splits.
+  '> [q\n> ](https://evil.example/q) after',
+  '[![i](https://evil.example/i.png)](https://docs.example.org/l) and [![j](https://docs.example.org/j.png)](https://evil.example/j)',
+  'Code `[a](h\n> [q\n> ](https://evil.example)x)` and [![i](https://evil.example/i.png)](https://docs.example.org/l) end.',
+  '[![\r\n(*\n> [q\n> ](https://evil.example)\\\n\n]]>![',
 ];
