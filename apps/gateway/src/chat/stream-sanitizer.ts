@@ -24,9 +24,11 @@ const GOES_ON = 'x';
  * - from a `[` or `![` whose link, image or reference is not yet decided (no `]` yet, a `]` at
  *   the end, a `](` destination not yet closed, a `][` chain), from a backtick run not yet
  *   matched (a code span hides link syntax), from the line of a `<` (autolinks and raw HTML),
- *   and from the line of a possible reference definition, each until its paragraph ends at a
- *   blank line, and from an HTML comment, CDATA, processing instruction, declaration or
- *   script, pre, style or textarea block until it closes (those blocks pass blank lines);
+ *   from the line of a possible reference definition, and from a link or code span that
+ *   crosses a line break (a quote or list item starting on the next line would split it),
+ *   each until its paragraph ends at a blank line, and from an HTML comment, CDATA,
+ *   processing instruction, declaration or script, pre, style or textarea block until it
+ *   closes (those blocks pass blank lines);
  * - from an image reference (`![x][y]`, `![x]`) to the end of the stream, since a definition
  *   anywhere later makes it an image;
  * - while the text before the cut has nothing that makes the sanitizer parse it, from the
