@@ -18,7 +18,7 @@ const ACTIVE_HTML =
  * Text without any of these cannot hold a link, an image, a definition, raw HTML or an
  * autolink, so most answers (which cite as `[n]`) skip the parser.
  */
-const MAY_LINK = /\]\(|\]:|\]\[|<|:\/\/|www\./iu;
+export const MAY_LINK = /\]\(|\]:|\]\[|<|:\/\/|www\./iu;
 
 interface Edit {
   readonly start: number;
@@ -36,7 +36,26 @@ interface Edit {
  * is removed too. A link keeps its text; an image keeps nothing but a marker.
  */
 export function removeForeignLinks(answer: string, allowedHosts: readonly string[]): string {
-  if (!MAY_LINK.test(answer)) return answer;
+  return sanitizeAnswer(answer, allowedHosts).text;
+}
+
+/** The sanitized answer, and where a place in the answer ends up in it. */
+export interface SanitizedAnswer {
+  readonly text: string;
+  /**
+   * Where offset `at` of the answer lands in `text`, or, when `at` falls strictly inside a
+   * removed span (where no place in `text` corresponds to it), `{ inside }` with the offset in
+   * the answer where the first such span starts.
+   */
+  outputOffset(at: number): number | { readonly inside: number };
+}
+
+/**
+ * {@link removeForeignLinks}, keeping the map from the answer to its sanitized text that a
+ * stream needs to emit the sanitized text piece by piece.
+ */
+export function sanitizeAnswer(answer: string, allowedHosts: readonly string[]): SanitizedAnswer {
+  if (!MAY_LINK.test(answer)) return { text: answer, outputOffset: (at) => at };
   const allowed = (url: string) => isAllowed(url, allowedHosts);
   const tree = fromMarkdown(answer, {
     extensions: [gfmAutolinkLiteral()],
@@ -50,8 +69,46 @@ export function removeForeignLinks(answer: string, allowedHosts: readonly string
     edits.push(edit);
     return 'skip';
   });
-  const parsed = applyEdits(answer, edits);
-  return parsed.replace(URL_IN_TEXT, (url) => (allowed(url) ? url : LINK_REMOVED));
+  const applied = appliedEdits(edits);
+  const parsed = applyEdits(answer, applied);
+  const urls: Edit[] = [];
+  const text = parsed.replace(URL_IN_TEXT, (url: string, offset: number) => {
+    if (allowed(url)) return url;
+    urls.push({ start: offset, end: offset + url.length, text: LINK_REMOVED });
+    return LINK_REMOVED;
+  });
+  return {
+    text,
+    outputOffset(at) {
+      const inParsed = shifted(at, applied);
+      if (typeof inParsed !== 'number') return inParsed;
+      const inText = shifted(inParsed, urls);
+      if (typeof inText === 'number') return inText;
+      return { inside: unshifted(inText.inside, applied) };
+    },
+  };
+}
+
+/** Where `at` lands once `edits` (sorted, not overlapping) are applied. */
+function shifted(at: number, edits: readonly Edit[]): number | { inside: number } {
+  let delta = 0;
+  for (const edit of edits) {
+    if (edit.end <= at) delta += edit.text.length - (edit.end - edit.start);
+    else if (edit.start < at) return { inside: edit.start };
+    else break;
+  }
+  return at + delta;
+}
+
+/** The offset in the source of an offset `at` after `edits` were applied (an edit's start). */
+function unshifted(at: number, edits: readonly Edit[]): number {
+  let delta = 0;
+  for (const edit of edits) {
+    if (at < edit.start + delta) break;
+    if (at < edit.start + delta + edit.text.length) return edit.start;
+    delta += edit.text.length - (edit.end - edit.start);
+  }
+  return at - delta;
 }
 
 function editFor(
@@ -110,11 +167,22 @@ function definitionsOf(tree: Root): Map<string, string> {
   return definitions;
 }
 
-function applyEdits(source: string, edits: readonly Edit[]): string {
-  let result = '';
+/** The edits that apply: in order, and of overlapping ones the first. */
+function appliedEdits(edits: readonly Edit[]): Edit[] {
+  const applied: Edit[] = [];
   let at = 0;
   for (const edit of [...edits].sort((a, b) => a.start - b.start)) {
     if (edit.start < at) continue;
+    applied.push(edit);
+    at = edit.end;
+  }
+  return applied;
+}
+
+function applyEdits(source: string, edits: readonly Edit[]): string {
+  let result = '';
+  let at = 0;
+  for (const edit of edits) {
     result += source.slice(at, edit.start) + edit.text;
     at = edit.end;
   }

@@ -1,0 +1,101 @@
+import { removeForeignLinks, sanitizeAnswer } from './answer-links.js';
+import { cutAtOrBefore, undecidedFrom } from './undecided-markdown.js';
+
+/** What text needs for its sanitized form to differ from it (beyond brackets). */
+const MAY_START_LINK = /[<>:/@!`\\()]|\]\[|www\./iu;
+
+/** A word that stands for whatever follows the part sent: it cannot start or end a link. */
+const GOES_ON = 'x';
+
+/**
+ * {@link removeForeignLinks} for an answer that arrives as a stream of deltas: `push` returns
+ * what is safe to send now and `end` the rest, and whatever the chunking, everything sent is
+ * the sanitized answer as a whole would be (with one exception, below).
+ *
+ * The sanitizer keeps the whole text so far and sends the sanitized text up to a cut: the
+ * start of a word before which no construct is still open, so no later text can make what is
+ * before it sanitize differently. The part before the cut is sanitized on its own (followed by
+ * a stand-in word), so a definition still being written cannot change it. Held back is:
+ * - the last word, even when whitespace follows it: it could still grow into a URL, a `www.`
+ *   or e-mail autolink or a scheme, and the parser treats a word at the end of a paragraph
+ *   differently from one that text follows; after a line break, the next line's first word
+ *   too, since that line could still end the paragraph (a list item, a heading, an underline).
+ *   Plain prose with `[n]` citations holds back nothing more;
+ * - from a `[` or `![` whose link, image or reference is not yet decided (no `]` yet, a `]` at
+ *   the end, a `](` destination not yet closed, a `][` chain), from a backtick run not yet
+ *   matched (a code span hides link syntax), from the line of a `<` (autolinks and raw HTML),
+ *   from the line of a possible reference definition, and from a link or code span that
+ *   crosses a line break (a quote or list item starting on the next line would split it),
+ *   each until its paragraph ends at a blank line, and from an HTML comment, CDATA,
+ *   processing instruction, declaration or script, pre, style or textarea block until it
+ *   closes (those blocks pass blank lines);
+ * - from an image reference (`![x][y]`, `![x]`) to the end of the stream, since a definition
+ *   anywhere later makes it an image;
+ * - while the text before the cut has nothing that makes the sanitizer parse it, from the
+ *   first word with an `@` or a `//` (the parse, once something later triggers it, removes
+ *   e-mail autolinks and protocol-relative URLs).
+ *
+ * The exception is a link reference used before its definition: CommonMark lets a definition
+ * at the end turn an earlier `[1]` into a link, and holding every `[...]` until the end of the
+ * stream would hold back every answer that cites as `[n]`. So a link reference is sent as the
+ * definitions before the cut make it; a definition for a foreign host that arrives later is still
+ * removed, so the `[1]` sent earlier stays text (where the answer sanitized as a whole shows
+ * `1`) and no renderer can make it a link.
+ */
+export class StreamSanitizer {
+  private text = '';
+  /** The offset in `text` up to which the sanitized text has been sent. */
+  private sent = 0;
+
+  constructor(private readonly allowedHosts: readonly string[]) {}
+
+  /** Adds a delta and returns the sanitized text that can be sent now. */
+  push(delta: string): string {
+    this.text += delta;
+    let cut = undecidedFrom(this.text);
+    if (cut > this.sent && this.inert(cut)) {
+      const inert = this.text.slice(this.sent, cut);
+      this.sent = cut;
+      return inert;
+    }
+    while (cut > this.sent) {
+      // The decided part alone, so that a definition still being written cannot change it, and
+      // followed by a word as it is in the text.
+      const sanitized = sanitizeAnswer(`${this.text.slice(0, cut)}${GOES_ON}`, this.allowedHosts);
+      const from = sanitized.outputOffset(this.sent);
+      const until = sanitized.outputOffset(cut);
+      if (typeof from !== 'number') return '';
+      if (typeof until === 'number') {
+        this.sent = cut;
+        return sanitized.text.slice(from, until);
+      }
+      // A removed span the syntax rules did not foresee: hold it back too.
+      cut = cutAtOrBefore(this.text, until.inside);
+    }
+    return '';
+  }
+
+  /**
+   * Whether the text from what was sent to `cut` sanitizes to itself, known without a parse
+   * (which, of the text so far each time, would make a stream cost quadratic time): nothing in
+   * it can start a link, an image, a URL, raw HTML or an autolink, and with no definition yet
+   * a `[n]` in it is text.
+   */
+  private inert(cut: number): boolean {
+    const segment = this.text.slice(this.sent, cut);
+    return !MAY_START_LINK.test(segment) && !this.text.slice(0, cut).includes(']:');
+  }
+
+  /** Ends the stream and returns the rest of the sanitized text. */
+  end(): string {
+    const sanitized = sanitizeAnswer(this.text, this.allowedHosts);
+    const from = sanitized.outputOffset(this.sent);
+    const rest =
+      typeof from === 'number'
+        ? sanitized.text.slice(from)
+        : // Only after a late definition changed what was sent: sanitize the rest on its own.
+          removeForeignLinks(this.text.slice(this.sent), this.allowedHosts);
+    this.sent = this.text.length;
+    return rest;
+  }
+}
