@@ -42,6 +42,13 @@ describe('removeForeignLinks', () => {
     expect(cleaned).not.toMatch(/evil\.example|javascript:|data:image/);
   });
 
+  it('removes a bare protocol-relative URL and an e-mail autolink in otherwise plain prose', () => {
+    const cleaned = removeForeignLinks('see //evil.example/x?d=SECRET or mail a@evil.example', []);
+    expect(cleaned).not.toContain('evil.example');
+    // Control: prose without either is returned as it is.
+    expect(removeForeignLinks('see [1] and/or [2]', [])).toBe('see [1] and/or [2]');
+  });
+
   it('removes raw HTML images and bare URLs, even with no allow-list', () => {
     const answer = 'x <img src="https://evil.example/a.png?d=1"> y https://evil.example/?d=2 z';
     const cleaned = removeForeignLinks(answer, []);

@@ -1,5 +1,3 @@
-import { MAY_LINK } from './answer-links.js';
-
 /**
  * Where the part of a partial markdown answer that more text could still change begins, for
  * {@link StreamSanitizer}: the syntax rules are deliberately coarser than CommonMark's, since
@@ -40,14 +38,7 @@ export function undecidedFrom(text: string): number {
     // A paragraph that ended with something open is decided only as a whole.
     else if (start + scan.open < end) spans.push({ start: start + scan.open, end });
   });
-  let cut = cutOutside(text, from, spans);
-  // Until the text so far triggers a parse, the sanitizer leaves it as it is; a trigger later
-  // would make it remove e-mail autolinks and protocol-relative URLs sent already.
-  if (!MAY_LINK.test(text.slice(0, cut))) {
-    const parsedOnly = text.search(/@|\/\//u);
-    if (parsedOnly !== -1) cut = Math.min(cut, cutOutside(text, parsedOnly, spans));
-  }
-  return cut;
+  return cutOutside(text, from, spans);
 }
 
 function cutOutside(text: string, at: number, spans: readonly Span[]): number {
