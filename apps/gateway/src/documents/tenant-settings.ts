@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   compilePiiPattern,
-  TenantContext,
   TenantKeys,
   TenantStateCache,
-  type CallerContext,
   type PiiPolicy,
+  type TenantState,
 } from '@isogate/isolation';
 
 /** Documents a tenant may hold when its quotas name no limit. */
@@ -22,13 +21,13 @@ export interface DocumentSettings {
 
 /**
  * The current tenant's PII rules and document limits, from the tenant state the edge already
- * read (`TenantStateCache`). Worked out once per request: the request's caller context is
- * created per request, so it keys them, and every step of one request (the chat, its
- * retrieval) applies the same rules, even if the tenant's row changes meanwhile.
+ * read (`TenantStateCache`). Worked out once per cached state, not per request: the cache
+ * hands out one state object until it reads the row again, so its patterns are compiled once
+ * for all the requests it serves.
  */
 @Injectable()
 export class TenantSettings {
-  readonly #perRequest = new WeakMap<CallerContext, Promise<DocumentSettings>>();
+  readonly #byState = new WeakMap<TenantState, Promise<DocumentSettings>>();
 
   constructor(
     @Inject(TenantStateCache) private readonly states: TenantStateCache,
@@ -36,19 +35,19 @@ export class TenantSettings {
   ) {}
 
   /** The settings of the tenant in the current context. */
-  current(): Promise<DocumentSettings> {
-    const caller = TenantContext.require();
-    const known = this.#perRequest.get(caller);
+  async current(): Promise<DocumentSettings> {
+    const state = await this.states.current();
+    // A tenant gone since the edge checked it keeps the strictest default.
+    if (state === undefined) return this.settingsOf(undefined);
+    const known = this.#byState.get(state);
     if (known !== undefined) return known;
-    const settings = this.load();
-    this.#perRequest.set(caller, settings);
-    settings.catch(() => this.#perRequest.delete(caller));
+    const settings = this.settingsOf(state);
+    this.#byState.set(state, settings);
+    settings.catch(() => this.#byState.delete(state));
     return settings;
   }
 
-  private async load(): Promise<DocumentSettings> {
-    const state = await this.states.current();
-    // A tenant gone since the edge checked it keeps the strictest default.
+  private async settingsOf(state: TenantState | undefined): Promise<DocumentSettings> {
     const mode = state?.pii ?? 'redact';
     const pii: PiiPolicy = {
       mode,
