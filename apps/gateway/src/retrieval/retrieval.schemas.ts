@@ -28,13 +28,16 @@ export const retrievalFilterSchema = z.strictObject({
 });
 export type RetrievalFilter = z.infer<typeof retrievalFilterSchema>;
 
+/** The most passages one retrieve may ask for. */
+export const MAX_TOP_K = 100;
+
 export const retrieveSchema = z.strictObject({
   query: z
     .string()
     .max(4_000)
     .refine((q) => q.trim().length > 0, 'must not be empty')
     .refine((q) => q.isWellFormed(), 'must be valid Unicode'),
-  top_k: z.number().int().min(1).max(100).default(5),
+  top_k: z.number().int().min(1).max(MAX_TOP_K).default(5),
   filter: retrievalFilterSchema.optional(),
   expand_graph: z.boolean().default(true),
 });

@@ -15,7 +15,12 @@ import { METADATA_INDEX_FIELD } from '../documents/document-index.js';
 import { TenantSettings } from '../documents/tenant-settings.js';
 import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
 import { GraphExpansion } from './graph-expansion.js';
-import type { RetrievalFilter, RetrieveBody, RetrievedChunk } from './retrieval.schemas.js';
+import {
+  MAX_TOP_K,
+  type RetrievalFilter,
+  type RetrieveBody,
+  type RetrievedChunk,
+} from './retrieval.schemas.js';
 
 /** Reciprocal-rank constant of the fusion (the usual 60). */
 const RRF_K = 60;
@@ -27,8 +32,6 @@ const RRF_K = 60;
 const GRAPH_WEIGHT = 0.05;
 /** Candidates fetched beyond `top_k`, so hidden versions and fusion have room. */
 const EXTRA_CANDIDATES = 20;
-/** The most `top_k` may be (retrieval.schemas.ts). */
-const MAX_TOP_K = 100;
 // The graph only reorders hits unless fewer than top_k hits are current: the largest boost a
 // chunk reached only through the graph gets is below the smallest score of any hit.
 const GRAPH_BOOST_MAX = GRAPH_WEIGHT / (RRF_K + 1);
