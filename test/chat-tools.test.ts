@@ -280,6 +280,7 @@ describe('chat completions with tools, response formats and logprobs', () => {
     }));
     const cases: [Record<string, unknown>, number, string, string][] = [
       [{ ...ask('q'), n: 2 }, 422, 'unsupported_parameter', 'n'],
+      [{ ...ask('q'), n: 1000 }, 422, 'unsupported_parameter', 'n'],
       [{ messages: [image] }, 422, 'images_disabled', 'messages.0.content.1'],
       [{ ...ask('q'), frobnicate: true }, 400, 'invalid_request', 'frobnicate'],
       [{ ...ask('q'), functions: [] }, 400, 'invalid_request', 'functions'],

@@ -150,19 +150,14 @@ export class ChatModel {
             ...optional('presence_penalty', request.presencePenalty),
             ...optional('frequency_penalty', request.frequencyPenalty),
             ...optional('seed', request.seed),
-            // Copies: the client's types are mutable, and what goes out is JSON anyway.
-            ...optional('tools', copy(request.tools) as OpenAI.ChatCompletionTool[] | undefined),
+            // Sent as given: the client only serializes them (its types are merely mutable).
+            ...optional('tools', request.tools as OpenAI.ChatCompletionTool[] | undefined),
             ...optional(
               'tool_choice',
-              copy(request.toolChoice) as OpenAI.ChatCompletionToolChoiceOption | undefined,
+              request.toolChoice as OpenAI.ChatCompletionToolChoiceOption | undefined,
             ),
             ...optional('parallel_tool_calls', request.parallelToolCalls),
-            ...optional(
-              'response_format',
-              copy<OpenAI.ChatCompletionCreateParams['response_format'] | undefined>(
-                request.responseFormat,
-              ),
-            ),
+            ...optional('response_format', request.responseFormat),
             ...optional('logprobs', request.logprobs),
             ...optional('top_logprobs', request.topLogprobs),
             user: request.user,
@@ -202,8 +197,17 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
-function copy<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
+/** A tool call in the OpenAI wire shape, as requests and answers carry it. */
+export function wireToolCall(call: ToolCall): {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+} {
+  return {
+    id: call.id,
+    type: 'function',
+    function: { name: call.name, arguments: call.arguments },
+  };
 }
 
 /** A turn in the wire shape: tool calls and their results as OpenAI names them. */
@@ -215,11 +219,7 @@ function wireMessage(turn: ChatTurn): OpenAI.ChatCompletionMessageParam {
     return {
       role: 'assistant',
       content: turn.content === '' ? null : turn.content,
-      tool_calls: turn.toolCalls.map((call) => ({
-        id: call.id,
-        type: 'function',
-        function: { name: call.name, arguments: call.arguments },
-      })),
+      tool_calls: turn.toolCalls.map(wireToolCall),
     };
   }
   return { role: turn.role, content: turn.content };

@@ -2,7 +2,7 @@
  * models: the clients of the upstream models, chat and embeddings, over the OpenAI protocol
  * (OpenAI, Azure OpenAI, vLLM, Ollama, TEI). Exported through this file only.
  */
-export { ChatModel } from './chat-model.js';
+export { ChatModel, wireToolCall } from './chat-model.js';
 export type {
   ChatModelAnswer,
   ChatModelOptions,

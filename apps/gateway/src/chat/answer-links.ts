@@ -18,7 +18,7 @@ const ACTIVE_HTML =
  * Text without any of these cannot hold a link, an image, a definition, raw HTML or an
  * autolink, so most answers (which cite as `[n]`) skip the parser.
  */
-export const MAY_LINK = /\]\(|\]:|\]\[|<|\/\/|www\.|@/iu;
+const MAY_LINK = /\]\(|\]:|\]\[|<|\/\/|www\.|@/iu;
 
 interface Edit {
   readonly start: number;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ToolCall } from '@isogate/models';
+import { wireToolCall, type ToolCall } from '@isogate/models';
 import type { ChatCompletion, Citation, WireToolCall } from './chat.schemas.js';
 import type { Passage } from './context-window.js';
 
@@ -76,11 +76,7 @@ export function completionOf(model: string, answer: Answer): ChatCompletion {
 function messageOf(answer: Answer): ChatCompletion['choices'][number]['message'] {
   const toolCalls = answer.toolCalls;
   if (toolCalls.length === 0) return { role: 'assistant', content: answer.text, refusal: null };
-  const tool_calls = toolCalls.map((call): WireToolCall => ({
-    id: call.id,
-    type: 'function',
-    function: { name: call.name, arguments: call.arguments },
-  }));
+  const tool_calls: WireToolCall[] = toolCalls.map(wireToolCall);
   return {
     role: 'assistant',
     content: answer.text === '' ? null : answer.text,

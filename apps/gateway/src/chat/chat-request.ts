@@ -24,7 +24,7 @@ export function assertHonoured(body: ChatRequest, hasModel: boolean): void {
     if (j >= 0) {
       throw new IsogateError(
         'images_disabled',
-        'Image content parts are not enabled for this tenant; send text parts only',
+        'Image content parts are not enabled; send text parts only',
         { param: `messages.${i}.content.${j}` },
       );
     }

@@ -27,11 +27,8 @@ const userContent = z.union([
     .max(64),
 ]);
 
-const name = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/)
-  .optional();
 const functionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must match ^[A-Za-z0-9_-]{1,64}$');
+const name = functionName.optional();
 const callId = z.string().min(1).max(256);
 
 /** Limits on what a tool definition may add to every request (API.md). */
@@ -127,7 +124,8 @@ export const chatRequestSchema = z
     stop: z
       .union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).max(4)])
       .nullish(),
-    n: z.number().int().min(1).max(128).nullish(),
+    // Any other count is well-formed and refused with its own code (chat-request.ts).
+    n: z.number().int().min(1).nullish(),
     user: z.string().max(256).nullish(),
     tools: z.array(tool).min(1).max(MAX_TOOLS).nullish(),
     tool_choice: toolChoice.nullish(),

@@ -166,7 +166,10 @@ export class ChatService {
       // An endpoint that reports no usage is charged what the gateway counted itself.
       promptTokens: reply.promptTokens || window.promptTokens,
       completionTokens:
-        reply.completionTokens || countTokens(reply.text + canonicalJson(reply.toolCalls)),
+        reply.completionTokens ||
+        countTokens(
+          reply.toolCalls.length > 0 ? reply.text + canonicalJson(reply.toolCalls) : reply.text,
+        ),
       prompt,
       chunks,
     };
