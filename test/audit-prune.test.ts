@@ -136,7 +136,7 @@ describe('audit: retention (owner-side pruning at a signed checkpoint)', () => {
     );
   });
 
-  it('answers a bad call with its usage and exit code 2, touching nothing', () => {
+  it('answers a bad call with its usage and exit code 2, before connecting to anything', () => {
     for (const [args, message] of [
       [['--before', 'soon'], /--before is not a date/],
       [['--tenant', '../x'], /--tenant is not a tenant id/],

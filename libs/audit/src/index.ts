@@ -5,7 +5,6 @@ export { GENESIS_HASH, canonicalJson, eventHash, sha256Hex } from './chain/canon
 export { ChainVerifier } from './chain/chain-verifier.js';
 export type { ChainReport, ChainStart } from './chain/chain-verifier.js';
 export { AuditTrail } from './trail/audit-trail.js';
-export type { AuditAppendStore } from './trail/audit-trail.js';
 export { AuditReader } from './trail/audit-reader.js';
 export type { EventFilter, Checkpoint } from './trail/audit-reader.js';
 export { AuditScope } from './scope/audit-scope.js';
@@ -33,4 +32,4 @@ export { openAuditArchive } from './archive/open-archive.js';
 export { AuditCheckpointer } from './checkpoint/audit-checkpointer.js';
 export type { CheckpointPolicy } from './checkpoint/audit-checkpointer.js';
 export { AuditPruner } from './retention/audit-pruner.js';
-export type { PruneOptions, PruneResult } from './retention/audit-pruner.js';
+export type { PruneOptions } from './retention/audit-pruner.js';

@@ -95,7 +95,6 @@ export { TenantStateCache, TENANT_STATE_TTL_MS } from './repositories/tenant-sta
 export { AuditEventsRepository } from './repositories/audit-events-repository.js';
 export type {
   AuditEventQuery,
-  AuditChainHead,
   AuditAppendChain,
   AuditAppendEvent,
   AuditAppendInteraction,
@@ -105,17 +104,9 @@ export type { AuditEventRow, AuditOutcomeValue } from './repositories/audit-even
 export { AuditCheckpointsRepository } from './repositories/audit-checkpoints-repository.js';
 export type {
   AuditCheckpointRow,
-  CheckpointedChain,
   CheckpointSession,
-  DueChain,
-  DueRule,
-  NewPeriodicCheckpoint,
 } from './repositories/audit-checkpoints-repository.js';
 export { InteractionsRepository } from './repositories/interactions-repository.js';
 export type { InteractionRow, InteractionQuery } from './repositories/interactions-repository.js';
 export { AuditRetentionRepository } from './repositories/audit-retention-repository.js';
-export type {
-  NewPruneCheckpoint,
-  PruneCut,
-  RetentionSession,
-} from './repositories/audit-retention-repository.js';
+export type { RetentionSession } from './repositories/audit-retention-repository.js';

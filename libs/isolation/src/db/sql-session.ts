@@ -85,7 +85,7 @@ export async function readInTransaction<Row extends object>(
   });
 }
 
-/** Runs `work` on a client of the pool; a failure destroys the client and rolls back. */
+/** Runs `work` on a client of the pool; a failure destroys the client (the server rolls back). */
 async function onClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
@@ -98,10 +98,9 @@ async function onClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promi
   try {
     return await work(client);
   } catch (error) {
+    // The client is destroyed below, and the server rolls back whatever it had open: a
+    // ROLLBACK first would be one more round trip (or, on a hung connection, one more timeout).
     failure = failure ?? (error instanceof Error ? error : new Error(String(error)));
-    // On a connection that is gone or hung, a ROLLBACK would only wait out another timeout;
-    // the connection is destroyed below, and the server rolls back with it.
-    if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     client.off('error', onError);
