@@ -100,6 +100,7 @@ export type {
   AuditAppendInteraction,
   AuditAppendOutcome,
 } from './repositories/audit-events-repository.js';
+export { EVENT_FIELDS } from './repositories/audit-event-row.js';
 export type { AuditEventRow, AuditOutcomeValue } from './repositories/audit-event-row.js';
 export { AuditCheckpointsRepository } from './repositories/audit-checkpoints-repository.js';
 export type {

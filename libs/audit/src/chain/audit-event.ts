@@ -34,21 +34,4 @@ export type AuditStream =
  */
 export const PLATFORM_SCOPE = '.platform';
 
-/** The column order of an event row, shared by the writer and the readers. */
-export const EVENT_FIELDS = [
-  'id',
-  'seq',
-  'ts',
-  'tenant_id',
-  'msp_id',
-  'actor',
-  'roles',
-  'action',
-  'resource',
-  'outcome',
-  'status',
-  'request_id',
-  'details',
-  'prev_hash',
-  'hash',
-] as const;
+export { EVENT_FIELDS } from '@isogate/isolation';

@@ -20,6 +20,24 @@ export interface AuditEventRow {
   readonly hash: string;
 }
 
+/** The column order of an event row, shared by the writer, the readers and the exports. */
+export const EVENT_FIELDS = [
+  'id',
+  'seq',
+  'ts',
+  'tenant_id',
+  'msp_id',
+  'actor',
+  'roles',
+  'action',
+  'resource',
+  'outcome',
+  'status',
+  'request_id',
+  'details',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof AuditEventRow)[];
+
 /** The columns of `AuditEventRow`, for the repositories that read events. */
-export const EVENT_COLUMNS =
-  'id, seq, ts, tenant_id, msp_id, actor, roles, action, resource, outcome, status, request_id, details, prev_hash, hash';
+export const EVENT_COLUMNS = EVENT_FIELDS.join(', ');
