@@ -11,6 +11,7 @@ import {
   type ChatReply,
   type ChatRequestBody,
   type OpenAiServer,
+  llmEnv,
 } from './support/openai-server.js';
 
 interface Tenant {
@@ -110,9 +111,7 @@ describe('chat completions with tools, response formats and logprobs', () => {
     gateway = await startGateway(
       testConfig({
         ...idp.env,
-        LLM_BASE_URL: llm.url,
-        LLM_MODEL: 'test-chat',
-        LLM_MAX_RETRIES: '0',
+        ...llmEnv(llm.url),
       }),
     );
     operator = await idp.token({ msp_id: msp, roles: ['operator'] });

@@ -11,6 +11,7 @@ import {
   startOpenAiServer,
   type ChatRequestBody,
   type OpenAiServer,
+  llmEnv,
 } from './support/openai-server.js';
 import { storeKit, type StoreKit } from './support/stores.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -87,9 +88,7 @@ describe('chat completions', () => {
     gateway = await startGateway(
       testConfig({
         ...idp.env,
-        LLM_BASE_URL: llm.url,
-        LLM_MODEL: 'test-chat',
-        LLM_MAX_RETRIES: '0',
+        ...llmEnv(llm.url),
       }),
     );
     kit = storeKit();
@@ -268,18 +267,14 @@ describe('chat completions', () => {
     const slowGateway = await startGateway(
       testConfig({
         ...idp.env,
-        LLM_BASE_URL: llm.url,
-        LLM_MODEL: 'test-chat',
-        LLM_MAX_RETRIES: '0',
+        ...llmEnv(llm.url),
         LLM_TIMEOUT_MS: '300',
       }),
     );
     const deadGateway = await startGateway(
       testConfig({
         ...idp.env,
-        LLM_BASE_URL: 'http://127.0.0.1:9/v1',
-        LLM_MODEL: 'test-chat',
-        LLM_MAX_RETRIES: '0',
+        ...llmEnv('http://127.0.0.1:9/v1'),
       }),
     );
     try {

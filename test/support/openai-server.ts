@@ -314,3 +314,8 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     },
   };
 }
+
+/** The settings that point a test gateway at a test LLM at `url`, with no retries. */
+export function llmEnv(url: string): Record<string, string> {
+  return { LLM_BASE_URL: url, LLM_MODEL: 'test-chat', LLM_MAX_RETRIES: '0' };
+}
