@@ -8,15 +8,19 @@
 // an export that starts right after it (a pruned chain) must link to its head hash, one that
 // passes it must have its hash at its seq, and one that ends before it lost its tail. An
 // archived segment (events only, no manifest) must end exactly at its checkpoint. Exits 0
-// when all hold; otherwise names the first bad seq and exits 1. Reads the file as a stream, in
-// constant memory. Deliberately standalone (node:crypto and `canonicalize` only) so an auditor
-// can read all of it; it re-implements the rules of libs/audit rather than importing them.
+// when all hold; otherwise names the first bad seq and exits 1. Either way it also prints, over
+// the events that verified, the streamed chat answers: how many started (`chat.started`), how
+// many completed (`chat.completed`, linked by request_id), and the request ids of those started
+// without completing; an open stream is not a broken chain and does not change the exit code.
+// Reads the file as a stream, in constant memory (plus the streams still open). Deliberately
+// standalone (node:crypto and `canonicalize` only) so an auditor can read all of it; it re-implements the rules of libs/audit rather than importing them.
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
 
 const GENESIS = '0'.repeat(64);
+const OPEN_STREAMS_LISTED = 100;
 
 function usage(message) {
   process.stderr.write(`audit:verify: ${message}\n`);
@@ -79,7 +83,46 @@ function checkEvent(text, state) {
   state.expectedSeq += 1;
   state.prevHash = hash;
   state.count += 1;
+  tallyStream(event, state.streams);
   return undefined;
+}
+
+/**
+ * Counts a verified event of a streamed answer. `open` maps each open start's event id to its
+ * request_id, oldest first; `byRequest` lists the open starts of each request_id (a caller may
+ * send one twice). A completion closes the start it names by `started_event_id` (naming none:
+ * the oldest open start of its request_id), only when both have the same request_id; one whose
+ * start is not in the export (pruned) closes nothing.
+ */
+function tallyStream(event, streams) {
+  const { open, byRequest } = streams;
+  if (event.action === 'chat.started') {
+    streams.started += 1;
+    open.set(event.id, event.request_id);
+    byRequest.set(event.request_id, [...(byRequest.get(event.request_id) ?? []), event.id]);
+  } else if (event.action === 'chat.completed') {
+    streams.completed += 1;
+    const named = event.details?.started_event_id;
+    const starts = byRequest.get(event.request_id) ?? [];
+    const startedId = typeof named === 'string' ? named : starts[0];
+    if (startedId === undefined || open.get(startedId) !== event.request_id) return;
+    open.delete(startedId);
+    const rest = starts.filter((id) => id !== startedId);
+    if (rest.length === 0) byRequest.delete(event.request_id);
+    else byRequest.set(event.request_id, rest);
+  }
+}
+
+/** The streams line: counts, then the oldest open request ids (and how many more there are). */
+function streamsLine(streams) {
+  const ids = [...streams.open.values()];
+  const listed = ids.slice(0, OPEN_STREAMS_LISTED).join(', ');
+  const more =
+    ids.length > OPEN_STREAMS_LISTED ? ` (and ${ids.length - OPEN_STREAMS_LISTED} more)` : '';
+  return (
+    `streams: ${streams.started} started, ${streams.completed} completed, ` +
+    `${ids.length} started without completed${ids.length > 0 ? `: ${listed}${more}` : ''}\n`
+  );
 }
 
 function checkManifest(manifest, state, digest, publicKey) {
@@ -169,7 +212,14 @@ const publicKey = createPublicKey(readFileSync(values['public-key'], 'utf8'));
 const anchor =
   values.checkpoint === undefined ? undefined : readCheckpoint(values.checkpoint, publicKey);
 
-const state = { count: 0, expectedSeq: undefined, prevHash: GENESIS, seq: undefined, anchor };
+const state = {
+  count: 0,
+  expectedSeq: undefined,
+  prevHash: GENESIS,
+  seq: undefined,
+  anchor,
+  streams: { started: 0, completed: 0, open: new Map(), byRequest: new Map() },
+};
 const digest = createHash('sha256');
 let pending;
 let firstBad;
@@ -214,17 +264,20 @@ if (anchored !== undefined) {
   process.stdout.write(`FAILED: ${anchored.problem}\n`);
   for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
   process.stdout.write(`first bad seq: ${anchored.seq}\n`);
+  process.stdout.write(streamsLine(state.streams));
   process.exit(1);
 }
 if (firstBad !== undefined) {
   process.stdout.write(`FAILED: line ${firstBad.line} ${firstBad.problem}\n`);
   for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
   process.stdout.write(`first bad seq: ${firstBad.seq}\n`);
+  process.stdout.write(streamsLine(state.streams));
   process.exit(1);
 }
 if (problems.length > 0) {
   for (const p of problems) process.stdout.write(`FAILED: ${p}\n`);
   process.stdout.write(`first bad seq: ${manifest?.first_seq ?? 'unknown'}\n`);
+  process.stdout.write(streamsLine(state.streams));
   process.exit(1);
 }
 process.stdout.write(
@@ -234,3 +287,4 @@ process.stdout.write(
         `head ${manifest.head_hash}, signed by key ${manifest.key_id}` +
         `${anchor !== undefined ? `, anchored to the checkpoint at seq ${anchor.seq}` : ''}\n`,
 );
+process.stdout.write(streamsLine(state.streams));

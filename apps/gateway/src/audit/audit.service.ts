@@ -6,7 +6,7 @@ import {
   ChainVerification,
   InteractionReader,
   type AuditEvent,
-  type ChainReport,
+  type ChainVerificationReport,
   type ExportFormat,
   type ExportManifest,
   type InteractionView,
@@ -80,7 +80,7 @@ export class AuditService {
     );
   }
 
-  verify(): Promise<ChainReport> {
+  verify(): Promise<ChainVerificationReport> {
     return this.verification.verify();
   }
 

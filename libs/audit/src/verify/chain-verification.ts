@@ -3,6 +3,13 @@ import { GENESIS_HASH } from '../chain/canonical.js';
 import { ChainVerifier, type ChainReport, type ChainStart } from '../chain/chain-verifier.js';
 import type { ExportSigner } from '../export/export-signer.js';
 import type { AuditReader, Checkpoint } from '../trail/audit-reader.js';
+import { StreamTally, type StreamsReport } from './stream-tally.js';
+
+/** What verifying a tenant's chain found, with the streamed answers among its events. */
+export interface ChainVerificationReport extends ChainReport {
+  /** Over the events that verified; open streams do not make the chain invalid. */
+  readonly streams: StreamsReport;
+}
 
 /** The object a checkpoint's signature covers (canonical JSON, like a manifest). */
 export function checkpointStatement(tenantId: string, checkpoint: Omit<Checkpoint, 'signature'>) {
@@ -20,7 +27,8 @@ export function checkpointStatement(tenantId: string, checkpoint: Omit<Checkpoin
  * Verifies the current tenant's whole chain in the database: from genesis, or from the latest
  * signed prune checkpoint, through every event, against every signed checkpoint on the way and
  * the head the database keeps (moved only by the insert trigger): the head read before the events
- * anchors them (a cut tail ends short of it), the head read after them bounds them.
+ * anchors them (a cut tail ends short of it), the head read after them bounds them. In the same
+ * pass it counts the streamed chat answers that started and completed (StreamTally).
  */
 export class ChainVerification {
   constructor(
@@ -28,15 +36,22 @@ export class ChainVerification {
     private readonly signer: ExportSigner,
   ) {}
 
-  async verify(): Promise<ChainReport> {
+  async verify(): Promise<ChainVerificationReport> {
     const tenantId = TenantContext.requireTenantId();
     const before = await this.reader.head();
     const checkpoints = await this.reader.checkpoints();
     const forged = checkpoints.find(
       (c) => !this.signer.verify(checkpointStatement(tenantId, c), c.signature),
     );
+    const streams = new StreamTally();
     if (forged !== undefined)
-      return { valid: false, events: 0, head_hash: null, first_broken_seq: forged.seq };
+      return {
+        valid: false,
+        events: 0,
+        head_hash: null,
+        first_broken_seq: forged.seq,
+        streams: streams.report(),
+      };
     const prune = checkpoints.filter((c) => c.kind === 'prune').at(-1);
     const start: ChainStart = prune
       ? { seq: prune.seq, hash: prune.head_hash }
@@ -46,10 +61,12 @@ export class ChainVerification {
     );
     if (before !== undefined) anchors.set(before.seq, before.hash);
     const verifier = new ChainVerifier(start, anchors);
-    for await (const event of this.reader.iterate({})) verifier.push(event);
+    for await (const event of this.reader.iterate({}))
+      if (verifier.push(event)) streams.push(event);
     // Events appended while this ran chain on from `before` and are checked like the rest; an
     // event beyond the head read afterwards was never appended through the trigger.
     const after = await this.reader.head();
-    return verifier.finish({ atLeast: before?.seq ?? 0, atMost: after?.seq ?? 0 });
+    const report = verifier.finish({ atLeast: before?.seq ?? 0, atMost: after?.seq ?? 0 });
+    return { ...report, streams: streams.report() };
   }
 }
