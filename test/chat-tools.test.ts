@@ -308,7 +308,6 @@ describe('chat completions with tools, response formats and logprobs', () => {
         'invalid_request',
         'messages.0.tool_call_id',
       ],
-      [{ ...ask('q'), tools: [WEATHER_TOOL], stream: true }, 422, 'unsupported_parameter', 'tools'],
     ];
     for (const [body, status, code, param] of cases) {
       const answer = await chat(open.user, body);

@@ -103,6 +103,16 @@ export interface OpenAiServer {
   delayChat(ms: number): void;
   /** Chat requests whose client closed the connection before the answer was sent. */
   readonly abandoned: RecordedRequest[];
+  /**
+   * How the next streamed answers are sent: `gapMs` between events; `holdAfter` events, then
+   * wait until `release()`; `dieAfter` events, then destroy the connection (a model that dies
+   * mid-stream). Without arguments, back to sending everything at once.
+   */
+  streamWith(control?: { gapMs?: number; holdAfter?: number; dieAfter?: number }): void;
+  /** Releases a stream held by `holdAfter`. */
+  release(): void;
+  /** How the streamed answers so far ended, in the order they ended. */
+  readonly streams: ('finished' | 'abandoned' | 'died')[];
   close(): Promise<void>;
 }
 
@@ -175,42 +185,95 @@ function chat(response: ServerResponse, body: ChatRequestBody, reply: ChatReply)
   const answer = typeof reply === 'string' ? reply : (reply.content ?? '');
   const usage = { prompt_tokens: 1, completion_tokens: answer.length, total_tokens: 1 };
   const base = completionBase(body.model);
-  if (typeof reply !== 'string') {
-    const calls = reply.tool_calls ?? [];
-    const message = {
-      role: 'assistant',
-      content: reply.content ?? null,
-      refusal: null,
-      ...(calls.length > 0 ? { tool_calls: calls } : {}),
-    };
-    const finish = calls.length > 0 ? 'tool_calls' : 'stop';
-    const choices = [
-      { index: 0, message, finish_reason: finish, logprobs: reply.logprobs ?? null },
-    ];
-    sendJson(response, 200, { ...base, object: 'chat.completion', choices, usage });
-    return;
-  }
-  if (body.stream !== true) {
-    const message = { role: 'assistant', content: answer, refusal: null };
-    const choices = [{ index: 0, message, finish_reason: 'stop', logprobs: null }];
-    sendJson(response, 200, { ...base, object: 'chat.completion', choices, usage });
-    return;
-  }
-  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  const event = (delta: object, finish: string | null, extra: object = {}): void => {
-    const choices = [{ index: 0, delta, finish_reason: finish, logprobs: null }];
-    const chunk = { ...base, object: 'chat.completion.chunk', choices, ...extra };
-    response.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  const calls = typeof reply === 'string' ? [] : (reply.tool_calls ?? []);
+  const message = {
+    role: 'assistant',
+    content: typeof reply === 'string' ? answer : (reply.content ?? null),
+    refusal: null,
+    ...(calls.length > 0 ? { tool_calls: calls } : {}),
   };
-  event({ role: 'assistant', content: '' }, null);
-  for (const piece of answer.match(/\s*\S+\s*/gu) ?? []) event({ content: piece }, null);
-  event({}, 'stop');
-  if (body.stream_options?.include_usage === true) {
-    response.write(
-      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`,
+  const finish = calls.length > 0 ? 'tool_calls' : 'stop';
+  const logprobs = typeof reply === 'string' ? null : (reply.logprobs ?? null);
+  const choices = [{ index: 0, message, finish_reason: finish, logprobs }];
+  sendJson(response, 200, { ...base, object: 'chat.completion', choices, usage });
+}
+
+/** How a streamed answer is sent: the gap between events, a gate, a failure part-way. */
+interface StreamControl {
+  gapMs: number;
+  /** Events sent before the stream waits for `release()` (Infinity: never waits). */
+  holdAfter: number;
+  /** Events sent before the connection is destroyed (Infinity: never). */
+  dieAfter: number;
+  release: () => void;
+  released: Promise<void>;
+}
+
+/** The events of a streamed answer: role, words (or tool-call pieces), finish, usage. */
+function streamEvents(body: ChatRequestBody, reply: ChatReply): string[] {
+  const answer = typeof reply === 'string' ? reply : (reply.content ?? '');
+  const usage = { prompt_tokens: 1, completion_tokens: answer.length, total_tokens: 1 };
+  const base = completionBase(body.model);
+  const calls = typeof reply === 'string' ? [] : (reply.tool_calls ?? []);
+  const logprobs = typeof reply === 'string' ? undefined : reply.logprobs;
+  const chunk = (choices: unknown[], extra: object = {}): string =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+  const event = (delta: object, finish: string | null = null, lp: unknown = null): string =>
+    chunk([{ index: 0, delta, finish_reason: finish, logprobs: lp }]);
+  const events = [event({ role: 'assistant', content: '' })];
+  (answer.match(/\s*\S+\s*/gu) ?? []).forEach((piece, i) =>
+    events.push(event({ content: piece }, null, i === 0 ? (logprobs ?? null) : null)),
+  );
+  calls.forEach((call, index) => {
+    // As OpenAI streams a call: id and name first, then the arguments in two pieces.
+    const half = Math.ceil(call.function.arguments.length / 2);
+    events.push(
+      event({
+        tool_calls: [
+          { index, id: call.id, type: 'function', function: { name: call.function.name } },
+        ],
+      }),
+      event({
+        tool_calls: [{ index, function: { arguments: call.function.arguments.slice(0, half) } }],
+      }),
+      event({
+        tool_calls: [{ index, function: { arguments: call.function.arguments.slice(half) } }],
+      }),
     );
+  });
+  events.push(event({}, calls.length > 0 ? 'tool_calls' : 'stop'));
+  if (body.stream_options?.include_usage === true) events.push(chunk([], { usage }));
+  events.push('data: [DONE]\n\n');
+  return events;
+}
+
+/** Sends a streamed answer as `control` says; resolves once it ended or the client left. */
+async function streamChat(
+  response: ServerResponse,
+  events: readonly string[],
+  control: StreamControl,
+): Promise<'finished' | 'abandoned' | 'died'> {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let closed = false;
+  const gone = new Promise<void>((resolve) =>
+    response.once('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  for (const [i, event] of events.entries()) {
+    if (i === control.dieAfter) {
+      response.socket?.destroy();
+      return 'died';
+    }
+    if (i === control.holdAfter) await Promise.race([control.released, gone]);
+    if (i > 0 && control.gapMs > 0) await new Promise((r) => setTimeout(r, control.gapMs));
+    if (closed) return 'abandoned';
+    // Flushed before the next step, so a connection destroyed after it has delivered it.
+    await new Promise<void>((resolve) => response.write(event, () => resolve()));
   }
-  response.end('data: [DONE]\n\n');
+  response.end();
+  return 'finished';
 }
 
 /** Waits `ms`; true when the client closed the connection first. */
@@ -236,7 +299,24 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   const requests: RecordedRequest[] = [];
   const failures = { remaining: 0, status: 503, retryAfterMs: undefined as number | undefined };
   const abandoned: RecordedRequest[] = [];
+  const streams: ('finished' | 'abandoned' | 'died')[] = [];
   let chatDelayMs = 0;
+  const newControl = (
+    settings: { gapMs?: number; holdAfter?: number; dieAfter?: number } = {},
+  ): StreamControl => {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return {
+      gapMs: settings.gapMs ?? 0,
+      holdAfter: settings.holdAfter ?? Infinity,
+      dieAfter: settings.dieAfter ?? Infinity,
+      release,
+      released,
+    };
+  };
+  let control = newControl();
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET';
@@ -278,7 +358,11 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
           return;
         }
       }
-      chat(response, chatBody, text);
+      if (chatBody.stream === true) {
+        const ended = await streamChat(response, streamEvents(chatBody, text), control);
+        streams.push(ended);
+        if (ended === 'abandoned') abandoned.push(recorded);
+      } else chat(response, chatBody, text);
     } else if (route === 'GET /v1/models') {
       const data = models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'test' }));
       sendJson(response, 200, { object: 'list', data });
@@ -298,8 +382,16 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     url: `http://127.0.0.1:${port}/v1`,
     requests,
     abandoned,
+    streams,
     delayChat(ms) {
       chatDelayMs = ms;
+    },
+    streamWith(settings) {
+      control.release();
+      control = newControl(settings);
+    },
+    release() {
+      control.release();
     },
     failNext(count, status = 503, failOptions = {}) {
       failures.remaining = count;

@@ -1,6 +1,6 @@
 import { IsogateError, WaitClock } from '@isogate/isolation';
 import OpenAI from 'openai';
-import { bufferedFetch } from './buffered-fetch.js';
+import { bufferedFetch, streamingFetch } from './model-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/chat/completions` endpoint. */
 export interface ChatModelOptions {
@@ -98,22 +98,44 @@ export interface ChatModelAnswer {
   readonly completionTokens: number;
 }
 
+/** A piece of a tool call as a stream carries it: the first piece has the id and name. */
+export interface ToolCallDelta {
+  /** Which call of the answer this piece belongs to. */
+  readonly index: number;
+  readonly id?: string;
+  readonly name?: string;
+  readonly arguments?: string;
+}
+
+/** One event of a streamed answer, as the model sent it. */
+export interface ChatModelDelta {
+  /** Text added to the answer ('' when this event adds none). */
+  readonly text: string;
+  readonly toolCalls: readonly ToolCallDelta[];
+  /** The provider's logprobs for this event's tokens, when asked for; otherwise null. */
+  readonly logprobs: unknown;
+  /** Set on the event that ends the answer. */
+  readonly finishReason: string | null;
+  /** The token counts, on the usage event that ends the stream (when the provider sends it). */
+  readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
+}
+
 // The openai client refuses to start without a key; servers that need none ignore it.
 const PLACEHOLDER_API_KEY = 'isogate-no-key';
 
 /**
  * A chat model behind any OpenAI-compatible endpoint (OpenAI, Azure OpenAI's v1 API, vLLM,
- * Ollama, llama.cpp), through the official `openai` client. The answer is always requested
- * whole: the gateway records it in the audit trail before the caller sees a byte, so streaming
- * from upstream would gain nothing. Provider-side storage is declined (`store: false`).
+ * Ollama, llama.cpp), through the official `openai` client: an answer whole (`complete`) or as
+ * it is generated (`stream`). Provider-side storage is declined (`store: false`).
  */
 export class ChatModel {
   private readonly client: OpenAI;
+  private readonly streamingClient: OpenAI;
   private readonly timeoutMs: number;
 
   constructor(options: ChatModelOptions) {
     this.timeoutMs = options.timeoutMs;
-    this.client = new OpenAI({
+    const settings = {
       baseURL: options.baseURL,
       apiKey: options.apiKey ?? PLACEHOLDER_API_KEY,
       timeout: options.timeoutMs,
@@ -122,8 +144,9 @@ export class ChatModel {
       organization: null,
       project: null,
       logLevel: 'off',
-      fetch: bufferedFetch(),
-    });
+    } as const;
+    this.client = new OpenAI({ ...settings, fetch: bufferedFetch() });
+    this.streamingClient = new OpenAI({ ...settings, fetch: streamingFetch() });
   }
 
   /**
@@ -139,33 +162,7 @@ export class ChatModel {
     const abort = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
     const completion = await WaitClock.measure(() =>
       this.client.chat.completions
-        .create(
-          {
-            model: request.model,
-            messages: request.messages.map(wireMessage),
-            max_tokens: request.maxTokens,
-            ...optional('temperature', request.temperature),
-            ...optional('top_p', request.topP),
-            ...optional('stop', request.stop === undefined ? undefined : copyStop(request.stop)),
-            ...optional('presence_penalty', request.presencePenalty),
-            ...optional('frequency_penalty', request.frequencyPenalty),
-            ...optional('seed', request.seed),
-            // Sent as given: the client only serializes them (its types are merely mutable).
-            ...optional('tools', request.tools as OpenAI.ChatCompletionTool[] | undefined),
-            ...optional(
-              'tool_choice',
-              request.toolChoice as OpenAI.ChatCompletionToolChoiceOption | undefined,
-            ),
-            ...optional('parallel_tool_calls', request.parallelToolCalls),
-            ...optional('response_format', request.responseFormat),
-            ...optional('logprobs', request.logprobs),
-            ...optional('top_logprobs', request.topLogprobs),
-            user: request.user,
-            store: false,
-            stream: false,
-          },
-          { signal: abort },
-        )
+        .create({ ...paramsOf(request), stream: false }, { signal: abort })
         .catch((error: unknown) => {
           if (signal?.aborted === true) throw failure('client_closed_request', error);
           if (deadline.aborted) throw failure('upstream_timeout', error);
@@ -191,6 +188,138 @@ export class ChatModel {
       completionTokens: completion.usage?.completion_tokens ?? 0,
     };
   }
+
+  /**
+   * The model's answer to `request` as it is generated, one event per chunk the model sends,
+   * read only as fast as the caller iterates (the response body is not read ahead of it). The
+   * time limit applies to each wait: for the first event and between two events. Stopping the
+   * iteration, or `signal`, cancels the upstream request at once.
+   * @throws IsogateError as `complete`, at any point of the iteration; also `upstream_error`
+   * when the stream ends before the model said the answer was finished, so a cut stream never
+   * looks like a whole answer.
+   */
+  async *stream(request: ChatModelRequest, signal?: AbortSignal): AsyncGenerator<ChatModelDelta> {
+    const idle = new IdleTimer(this.timeoutMs);
+    // Aborted when the iteration stops early, so the upstream request does not outlive it.
+    const stopped = new AbortController();
+    const abort = AbortSignal.any(
+      signal === undefined ? [idle.signal, stopped.signal] : [signal, idle.signal, stopped.signal],
+    );
+    const failed = (error: unknown): IsogateError => {
+      if (signal?.aborted === true) return failure('client_closed_request', error);
+      if (idle.signal.aborted) return failure('upstream_timeout', error);
+      return error instanceof IsogateError ? error : upstreamFailure(error);
+    };
+    let finished = false;
+    try {
+      const chunks = await this.streamingClient.chat.completions
+        .create(
+          { ...paramsOf(request), stream: true, stream_options: { include_usage: true } },
+          { signal: abort },
+        )
+        .catch((error: unknown) => {
+          throw failed(error);
+        });
+      idle.restart();
+      const iterator = chunks[Symbol.asyncIterator]();
+      for (;;) {
+        const next = await iterator.next().catch((error: unknown) => {
+          throw failed(error);
+        });
+        // The client ends an aborted stream quietly: who aborted it decides what it was.
+        if (abort.aborted) throw failed(abort.reason);
+        if (next.done === true) break;
+        idle.restart();
+        const delta = deltaOf(next.value);
+        finished ||= delta.finishReason !== null;
+        yield delta;
+      }
+    } finally {
+      idle.stop();
+      stopped.abort();
+    }
+    if (!finished) throw failed(new Error('the stream ended before the answer was finished'));
+  }
+}
+
+/** Aborts its signal when `restart` has not been called for `ms`. */
+class IdleTimer {
+  readonly #controller = new AbortController();
+  readonly #ms: number;
+  #timer: NodeJS.Timeout;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+    this.#timer = this.start();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  restart(): void {
+    clearTimeout(this.#timer);
+    this.#timer = this.start();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  private start(): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#controller.abort(new Error('idle timeout')), this.#ms);
+    timer.unref();
+    return timer;
+  }
+}
+
+/** The request's parameters in the wire shape, for either kind of call. */
+function paramsOf(request: ChatModelRequest): OpenAI.ChatCompletionCreateParamsNonStreaming {
+  return {
+    model: request.model,
+    messages: request.messages.map(wireMessage),
+    max_tokens: request.maxTokens,
+    ...optional('temperature', request.temperature),
+    ...optional('top_p', request.topP),
+    ...optional('stop', request.stop === undefined ? undefined : copyStop(request.stop)),
+    ...optional('presence_penalty', request.presencePenalty),
+    ...optional('frequency_penalty', request.frequencyPenalty),
+    ...optional('seed', request.seed),
+    // Sent as given: the client only serializes them (its types are merely mutable).
+    ...optional('tools', request.tools as OpenAI.ChatCompletionTool[] | undefined),
+    ...optional(
+      'tool_choice',
+      request.toolChoice as OpenAI.ChatCompletionToolChoiceOption | undefined,
+    ),
+    ...optional('parallel_tool_calls', request.parallelToolCalls),
+    ...optional('response_format', request.responseFormat),
+    ...optional('logprobs', request.logprobs),
+    ...optional('top_logprobs', request.topLogprobs),
+    user: request.user,
+    store: false,
+  };
+}
+
+/** A chunk of the stream as the gateway uses it (the first choice; usage on the last chunk). */
+function deltaOf(chunk: OpenAI.ChatCompletionChunk): ChatModelDelta {
+  const choice = chunk.choices[0];
+  const toolCalls = (choice?.delta.tool_calls ?? []).map((call) => ({
+    index: call.index,
+    ...optional('id', call.id),
+    ...optional('name', call.function?.name),
+    ...optional('arguments', call.function?.arguments),
+  }));
+  const usage = chunk.usage ?? null;
+  return {
+    text: choice?.delta.content ?? '',
+    toolCalls,
+    logprobs: choice?.logprobs ?? null,
+    finishReason: choice?.finish_reason ?? null,
+    usage:
+      usage === null
+        ? null
+        : { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens },
+  };
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

@@ -1,6 +1,6 @@
 import { IsogateError } from '@isogate/isolation';
 import OpenAI from 'openai';
-import { bufferedFetch } from './buffered-fetch.js';
+import { bufferedFetch } from './model-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/embeddings` endpoint. */
 export interface DenseEmbedderOptions {

@@ -5,11 +5,13 @@
 export { ChatModel, wireToolCall } from './chat-model.js';
 export type {
   ChatModelAnswer,
+  ChatModelDelta,
   ChatModelOptions,
   ChatModelRequest,
   ChatTurn,
   ResponseFormat,
   ToolCall,
+  ToolCallDelta,
   ToolChoice,
   ToolDefinition,
 } from './chat-model.js';

@@ -54,6 +54,7 @@ export async function recordAuditEvent(
     return payload;
   } catch (error) {
     request.log.error({ err: error, reqId: request.id }, 'audit append failed; answering 503');
+    for (const effect of scope.refusedEffects) effect();
     if (payload instanceof Readable) payload.destroy();
     reply.removeHeader('content-length');
     reply.removeHeader('content-disposition');

@@ -66,7 +66,7 @@ export function completionOf(model: string, answer: Answer): ChatCompletion {
         logprobs: answer.logprobs ?? null,
       },
     ],
-    usage: usageOf(answer),
+    usage: usageOf(answer.promptTokens, answer.completionTokens),
     citations: answer.citations,
     extractive: answer.extractive,
   };
@@ -85,43 +85,11 @@ function messageOf(answer: Answer): ChatCompletion['choices'][number]['message']
   };
 }
 
-/** Characters per streamed content chunk. */
-const PIECE = 64;
-
-/**
- * The streaming response as server-sent events: a role chunk, the content in pieces, the
- * finish chunk, an optional usage chunk, then `[DONE]`. The last chunk before `[DONE]` carries
- * `citations` (API.md). The whole answer exists before the first byte is sent: its audit event
- * must be committed first.
- */
-export function eventStreamOf(model: string, answer: Answer, includeUsage: boolean): string {
-  const base = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model };
-  const chunk = (choices: unknown[], extra: object = {}): string =>
-    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
-  const delta = (d: object, finish: string | null = null) => [
-    { index: 0, delta: d, finish_reason: finish, logprobs: null },
-  ];
-  const last = { citations: answer.citations, extractive: answer.extractive };
-  const events = [chunk(delta({ role: 'assistant', content: '' }))];
-  for (const piece of pieces(answer.text)) events.push(chunk(delta({ content: piece })));
-  events.push(chunk(delta({}, answer.finishReason), includeUsage ? {} : last));
-  if (includeUsage) events.push(chunk([], { usage: usageOf(answer), ...last }));
-  events.push('data: [DONE]\n\n');
-  return events.join('');
-}
-
-function pieces(text: string): string[] {
-  const result: string[] = [];
-  // By code point, so a piece never ends inside a surrogate pair.
-  const points = Array.from(text);
-  for (let i = 0; i < points.length; i += PIECE) result.push(points.slice(i, i + PIECE).join(''));
-  return result;
-}
-
-function usageOf(answer: Answer): ChatCompletion['usage'] {
+/** The usage object of a response, from the tokens in and out. */
+export function usageOf(promptTokens: number, completionTokens: number): ChatCompletion['usage'] {
   return {
-    prompt_tokens: answer.promptTokens,
-    completion_tokens: answer.completionTokens,
-    total_tokens: answer.promptTokens + answer.completionTokens,
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
   };
 }

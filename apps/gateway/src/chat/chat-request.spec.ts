@@ -69,7 +69,7 @@ describe('chat request mapping', () => {
         'images_disabled',
         'messages.0.content.0',
       ],
-      [{ logprobs: true, stream: true }, true, 'unsupported_parameter', 'logprobs'],
+      [{ logprobs: true }, false, 'unsupported_parameter', 'logprobs'],
       [
         { response_format: { type: 'json_object' } },
         false,
@@ -82,6 +82,18 @@ describe('chat request mapping', () => {
         expect.objectContaining({ code, details: { param } }),
       );
     }
+    // Control: a model streams tools and logprobs.
+    expect(() =>
+      assertHonoured(
+        request({
+          logprobs: true,
+          stream: true,
+          tools: [{ type: 'function', function: { name: 'f' } }],
+          tool_choice: 'required',
+        }),
+        true,
+      ),
+    ).not.toThrow();
     expect(() =>
       assertHonoured(request({ n: 1, response_format: { type: 'json_object' } }), true),
     ).not.toThrow();

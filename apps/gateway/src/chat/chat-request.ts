@@ -29,11 +29,6 @@ export function assertHonoured(body: ChatRequest, hasModel: boolean): void {
       );
     }
   });
-  if (body.stream && (body.tools != null || body.logprobs === true)) {
-    // The event stream does not carry tool calls or logprobs yet; refused, not dropped.
-    const param = body.tools != null ? 'tools' : 'logprobs';
-    throw unsupported(param, `${param} cannot be combined with stream: true yet`);
-  }
   if (hasModel) return;
   const forced = body.tool_choice === 'required' || typeof body.tool_choice === 'object';
   if (forced && body.tool_choice !== null) {

@@ -4,7 +4,9 @@ import type { FastifyReply } from 'fastify';
 import { ChangesNothing } from '../edge/changes-nothing.js';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
-import { completionOf, eventStreamOf } from './chat-answer.js';
+import type { Readable } from 'node:stream';
+import { completionOf } from './chat-answer.js';
+import { eventStreamOf, liveEventStream } from './chat-stream.js';
 import { chatRequestSchema, type ChatCompletion, type ChatRequest } from './chat.schemas.js';
 import { ChatService } from './chat.service.js';
 
@@ -24,14 +26,18 @@ export class ChatController {
   async complete(
     @Body(new ZodPipe(chatRequestSchema)) body: ChatRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ChatCompletion | string> {
-    const answer = await this.chat.answer(body, abortOnDisconnect(reply));
-    if (!body.stream) return completionOf(body.model, answer);
+  ): Promise<ChatCompletion | string | Readable> {
+    const signal = abortOnDisconnect(reply);
+    if (!body.stream) return completionOf(body.model, await this.chat.answer(body, signal));
+    const answer = await this.chat.stream(body, signal);
     void reply
       .header('content-type', 'text/event-stream; charset=utf-8')
       .header('cache-control', 'no-cache')
       .header('x-accel-buffering', 'no');
-    return eventStreamOf(body.model, answer, body.stream_options?.include_usage === true);
+    const includeUsage = body.stream_options?.include_usage === true;
+    return 'deltas' in answer
+      ? liveEventStream(body.model, answer, includeUsage)
+      : eventStreamOf(body.model, answer, includeUsage);
   }
 }
 

@@ -8,11 +8,12 @@ import { ChatCache } from './chat-cache.js';
 import { chatModelProvider } from './chat-model.provider.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
+import { StreamAudit } from './stream-audit.js';
 
 /** `POST /v1/chat/completions`: answers grounded in the caller's tenant's documents only. */
 @Module({
   imports: [AuthModule, AuditModule, DocumentsModule, QuotaModule, RetrievalModule],
   controllers: [ChatController],
-  providers: [ChatService, ChatCache, chatModelProvider],
+  providers: [ChatService, ChatCache, StreamAudit, chatModelProvider],
 })
 export class ChatModule {}

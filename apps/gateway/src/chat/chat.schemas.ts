@@ -45,13 +45,21 @@ const jsonSchema = z
     `must be at most ${MAX_SCHEMA_CHARS} characters of JSON`,
   );
 
+/**
+ * What the openai SDK's helpers (`stream()`, `parse()`) add to an answer they return, which
+ * applications echo back in the conversation: accepted, never sent to the model (API.md).
+ */
+const sdkEcho = z.unknown().optional();
+
 const toolCall = z.strictObject({
   id: callId,
   type: z.literal('function'),
   function: z.strictObject({
     name: functionName,
     arguments: wellFormed.max(MAX_ARGUMENT_CHARS),
+    parsed_arguments: sdkEcho,
   }),
+  index: z.number().int().nonnegative().optional(),
 });
 
 const message = z.discriminatedUnion('role', [
@@ -65,6 +73,7 @@ const message = z.discriminatedUnion('role', [
       name,
       refusal: z.string().max(MAX_MESSAGE_CHARS).nullish(),
       tool_calls: z.array(toolCall).min(1).max(MAX_TOOLS).optional(),
+      parsed: sdkEcho,
     })
     .refine((m) => m.content != null || m.refusal != null || m.tool_calls !== undefined, {
       message: 'an assistant message needs content, refusal or tool_calls',

@@ -1,7 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AuditScope, InteractionLog, canonicalJson, sha256Hex } from '@isogate/audit';
+import {
+  AuditScope,
+  InteractionLog,
+  canonicalJson,
+  sha256Hex,
+  type InteractionChunk,
+} from '@isogate/audit';
 import { countTokens } from '@isogate/embeddings';
-import type { ChatModel } from '@isogate/models';
+import type { ChatModel, ChatModelRequest, ToolCall } from '@isogate/models';
 import { applyPii, IsogateError, TenantContext, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, ModelConfig } from '../config/config.js';
@@ -9,8 +15,10 @@ import { TenantSettings } from '../documents/tenant-settings.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { RetrievalService } from '../retrieval/retrieval.service.js';
 import { removeForeignLinks } from './answer-links.js';
-import { ChatCache, type CachedAnswer } from './chat-cache.js';
-import { citationsOf, extractiveText, type Answer } from './chat-answer.js';
+import { ChatCache, type CacheLookup, type CachedAnswer } from './chat-cache.js';
+import { citationsOf, extractiveText, usageOf, type Answer } from './chat-answer.js';
+import type { LiveAnswer } from './chat-stream.js';
+import { StreamAudit } from './stream-audit.js';
 import type { ChatRequest } from './chat.schemas.js';
 import { assertHonoured, modelOptionsOf, turnOf, type ModelOptions } from './chat-request.js';
 import { buildContextWindow, renderPassage, type ContextWindow } from './context-window.js';
@@ -36,6 +44,7 @@ export class ChatService {
     @Inject(ChatCache) private readonly cache: ChatCache,
     @Inject(CHAT_MODEL) private readonly model: ChatModel | null,
     @Inject(QuotaService) private readonly quota: QuotaService,
+    @Inject(StreamAudit) private readonly streams: StreamAudit,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.#models = new Map(config.llm.models.map((m) => [m.id, m]));
@@ -43,6 +52,30 @@ export class ChatService {
 
   /** The answer to `body` for the current caller; `signal` aborts when the caller leaves. */
   async answer(body: ChatRequest, signal: AbortSignal): Promise<Answer> {
+    const prepared = await this.prepare(body);
+    if (prepared.hit !== undefined) return prepared.hit;
+    const fresh = await this.generate(prepared, signal);
+    return this.deliver(prepared, fresh);
+  }
+
+  /**
+   * The answer to a streaming request: whole when it exists before the first byte (a cache hit,
+   * an extractive answer), otherwise live, generated while it is sent, with its start and end
+   * on record (StreamAudit).
+   */
+  async stream(body: ChatRequest, signal: AbortSignal): Promise<Answer | LiveAnswer> {
+    const prepared = await this.prepare(body);
+    if (prepared.hit !== undefined) return prepared.hit;
+    if (this.model === null) return this.deliver(prepared, await this.generate(prepared, signal));
+    return this.live(this.model, prepared, signal);
+  }
+
+  /**
+   * Everything before the model: the request checked, the tenant's PII rules applied, the cache
+   * looked up (a hit is served at once), the token quota checked, the tenant's passages
+   * retrieved and the context window built.
+   */
+  private async prepare(body: ChatRequest): Promise<Prepared> {
     const model = this.#models.get(body.model);
     if (model === undefined) {
       throw new IsogateError(
@@ -70,7 +103,9 @@ export class ChatService {
           roles: [...TenantContext.require().roles].sort(),
         })
       : undefined;
-    if (cached?.answer !== undefined) return this.served(cached.answer, model.id, 'hit');
+    if (cached?.answer !== undefined) {
+      return { hit: await this.served(cached.answer, model.id, 'hit') };
+    }
     // A cache hit spends no model tokens; anything else needs some left for today.
     await this.quota.assertTokensAvailable();
 
@@ -88,36 +123,6 @@ export class ChatService {
       contextTokens: model.contextTokens,
       maxTokens,
     });
-    const fresh = await this.generate(
-      window,
-      model.id,
-      maxTokens,
-      sampling,
-      options,
-      body.user,
-      signal,
-    );
-    if (cached !== undefined) {
-      // Cached only once the answer is on record: an answer whose event could not be written
-      // was never given, and must not be served later either. It is stored with the corpus
-      // version read before retrieval: a document changed since makes it stale at once.
-      const caller = TenantContext.require();
-      AuditScope.require().afterCommit(() =>
-        TenantContext.run(caller, () => this.cache.put(cached, fresh)),
-      );
-    }
-    return this.served(fresh, model.id, cached === undefined ? 'off' : 'miss');
-  }
-
-  private async generate(
-    window: ContextWindow,
-    model: string,
-    maxTokens: number,
-    sampling: Sampling,
-    options: ModelOptions,
-    user: string | null | undefined,
-    signal: AbortSignal,
-  ): Promise<CachedAnswer> {
     // The tools and answer format are part of what the model was given, so of the record too.
     const prompt = canonicalJson(
       Object.keys(options).length === 0 ? window.messages : { messages: window.messages, options },
@@ -127,6 +132,101 @@ export class ChatService {
       chunk_index: p.chunk_index,
       sha256: sha256Hex(renderPassage(i + 1, p)),
     }));
+    return {
+      hit: undefined,
+      model: model.id,
+      maxTokens,
+      sampling,
+      options,
+      user: body.user,
+      cached,
+      window,
+      prompt,
+      chunks,
+    };
+  }
+
+  /** A fresh answer served: cached once it is on record, and the interaction recorded. */
+  private async deliver(prepared: Generating, fresh: CachedAnswer): Promise<Answer> {
+    const { cached } = prepared;
+    if (cached !== undefined) {
+      // Cached only once the answer is on record: an answer whose event could not be written
+      // was never given, and must not be served later either. It is stored with the corpus
+      // version read before retrieval: a document changed since makes it stale at once.
+      const caller = TenantContext.require();
+      AuditScope.require().afterCommit(() =>
+        TenantContext.run(caller, () => this.cache.put(cached, fresh)),
+      );
+    }
+    return this.served(fresh, prepared.model, cached === undefined ? 'off' : 'miss');
+  }
+
+  /**
+   * An answer streamed from the model. The request's event becomes the stream's start; the
+   * model is called when the stream is first read, after that event is committed. When the
+   * stream ends, however it ends, its end goes on record, the tokens are charged, and a whole
+   * answer is cached.
+   */
+  private async live(
+    model: ChatModel,
+    prepared: Generating,
+    signal: AbortSignal,
+  ): Promise<LiveAnswer> {
+    const { window, prompt, chunks, cached } = prepared;
+    const started = this.streams.started(
+      prepared.model,
+      prompt,
+      chunks,
+      cached === undefined ? 'off' : 'miss',
+    );
+    const request = await this.modelRequest(prepared);
+    return {
+      linkHosts: this.config.llm.linkHosts,
+      mayProceed: () => started.mayProceed(signal),
+      deltas: () => model.stream(request, signal),
+      finish: async (result) => {
+        const answer: CachedAnswer = {
+          text: result.text,
+          toolCalls: result.toolCalls,
+          logprobs: result.logprobs,
+          finishReason: result.finishReason ?? 'stop',
+          citations: citationsOf(result.text, window.passages),
+          extractive: false,
+          // A model that reports no usage is charged what the gateway counted itself.
+          promptTokens: result.called ? result.usage?.promptTokens || window.promptTokens : 0,
+          completionTokens: result.called
+            ? result.usage?.completionTokens || countTokens(recordedAnswer(result))
+            : 0,
+          prompt,
+          chunks,
+        };
+        const tokens = answer.promptTokens + answer.completionTokens;
+        try {
+          await this.streams.completed(started, {
+            result,
+            answer: recordedAnswer(answer),
+            promptTokens: answer.promptTokens,
+            completionTokens: answer.completionTokens,
+          });
+        } finally {
+          // Tokens the model spent are charged however the stream ended.
+          await TenantContext.run(started.caller, () => this.quota.chargeTokens(tokens));
+        }
+        if (cached !== undefined && result.end === 'completed') {
+          await TenantContext.run(started.caller, () => this.cache.put(cached, answer));
+        }
+        return {
+          citations: answer.citations,
+          extractive: false,
+          usage: usageOf(answer.promptTokens, answer.completionTokens),
+        };
+      },
+    };
+  }
+
+  /** The model's answer (or the extractive one, without a model), links removed, charged. */
+  private async generate(prepared: Generating, signal: AbortSignal): Promise<CachedAnswer> {
+    const { window, prompt, chunks } = prepared;
     if (this.model === null) {
       const text = removeForeignLinks(extractiveText(window.passages), this.config.llm.linkHosts);
       return {
@@ -144,17 +244,7 @@ export class ChatService {
         chunks,
       };
     }
-    const reply = await this.model.complete(
-      {
-        model,
-        messages: window.messages,
-        maxTokens,
-        ...sampling,
-        ...options,
-        user: await this.pseudonym(user),
-      },
-      signal,
-    );
+    const reply = await this.model.complete(await this.modelRequest(prepared), signal);
     const text = removeForeignLinks(reply.text, this.config.llm.linkHosts);
     const answer: CachedAnswer = {
       text,
@@ -165,16 +255,24 @@ export class ChatService {
       extractive: false,
       // An endpoint that reports no usage is charged what the gateway counted itself.
       promptTokens: reply.promptTokens || window.promptTokens,
-      completionTokens:
-        reply.completionTokens ||
-        countTokens(
-          reply.toolCalls.length > 0 ? reply.text + canonicalJson(reply.toolCalls) : reply.text,
-        ),
+      completionTokens: reply.completionTokens || countTokens(recordedAnswer(reply)),
       prompt,
       chunks,
     };
     await this.quota.chargeTokens(answer.promptTokens + answer.completionTokens);
     return answer;
+  }
+
+  /** What the model is asked, as the prepared request says. */
+  private async modelRequest(prepared: Generating): Promise<ChatModelRequest> {
+    return {
+      model: prepared.model,
+      messages: prepared.window.messages,
+      maxTokens: prepared.maxTokens,
+      ...prepared.sampling,
+      ...prepared.options,
+      user: await this.pseudonym(prepared.user),
+    };
   }
 
   /** Records the interaction (with the provenance of the original answer on a hit). */
@@ -188,11 +286,7 @@ export class ChatService {
       kind: 'chat',
       prompt: answer.prompt,
       chunks: answer.chunks,
-      // The tool calls are part of what was answered, so they are on record with the text.
-      answer:
-        answer.toolCalls.length === 0
-          ? answer.text
-          : canonicalJson({ content: answer.text, tool_calls: answer.toolCalls }),
+      answer: recordedAnswer(answer),
       model: answer.extractive ? null : model,
       tokens_in: cache === 'hit' ? 0 : answer.promptTokens,
       tokens_out: cache === 'hit' ? 0 : answer.completionTokens,
@@ -206,6 +300,34 @@ export class ChatService {
     const mac = await this.keys.mac('llm-user', `${subject}\n${user ?? ''}`);
     return `isogate-${mac.slice(0, 32)}`;
   }
+}
+
+/** A request ready for the model: what it is asked, and the provenance of its context window. */
+interface Generating {
+  readonly hit: undefined;
+  readonly model: string;
+  readonly maxTokens: number;
+  readonly sampling: Sampling;
+  readonly options: ModelOptions;
+  readonly user: string | null | undefined;
+  readonly cached: CacheLookup | undefined;
+  readonly window: ContextWindow;
+  /** What the model is given, as the interaction records it. */
+  readonly prompt: string;
+  readonly chunks: readonly InteractionChunk[];
+}
+
+/** A prepared request: answered from the cache, or ready for the model. */
+type Prepared = { readonly hit: Answer } | Generating;
+
+/** The answer as the interaction keeps it: the tool calls are on record with the text. */
+function recordedAnswer(answer: {
+  readonly text: string;
+  readonly toolCalls: readonly ToolCall[];
+}): string {
+  return answer.toolCalls.length === 0
+    ? answer.text
+    : canonicalJson({ content: answer.text, tool_calls: answer.toolCalls });
 }
 
 type Sampling = Pick<

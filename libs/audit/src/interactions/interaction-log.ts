@@ -19,6 +19,8 @@ export interface InteractionInput {
   readonly model: string | null;
   readonly tokens_in: number;
   readonly tokens_out: number;
+  /** Set when `answer` is only the part of a streamed answer sent before the stream ended. */
+  readonly partial?: boolean;
 }
 
 /** The hashes the audit event carries for one interaction (the chain covers them). */
@@ -32,6 +34,7 @@ export interface InteractionSummary {
   readonly model: string | null;
   readonly tokens_in: number;
   readonly tokens_out: number;
+  readonly partial?: true;
 }
 
 /**
@@ -51,6 +54,7 @@ export class InteractionLog {
       prompt: input.prompt,
       chunks: input.chunks,
       answer: input.answer,
+      ...(input.partial === true ? { partial: true } : {}),
     });
     const summary: InteractionSummary = {
       id: randomUUID(),
@@ -62,6 +66,7 @@ export class InteractionLog {
       model: input.model,
       tokens_in: input.tokens_in,
       tokens_out: input.tokens_out,
+      ...(input.partial === true ? { partial: true as const } : {}),
     };
     scope.stage({
       id: summary.id,

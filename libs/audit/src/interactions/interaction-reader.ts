@@ -19,6 +19,8 @@ export interface InteractionView {
     readonly prompt: string;
     readonly chunks: readonly { document_id: string; chunk_index: number; sha256: string }[];
     readonly answer: string;
+    /** Present when the answer is the part of a stream sent before it was cut off. */
+    readonly partial?: true;
   } | null;
 }
 

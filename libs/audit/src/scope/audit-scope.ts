@@ -16,6 +16,7 @@ export class AuditScope {
   readonly #details: Record<string, unknown> = {};
   readonly #interactions: StagedInteraction[] = [];
   readonly #afterCommit: (() => Promise<void>)[] = [];
+  readonly #ifRefused: (() => void)[] = [];
   action: string | undefined;
   resource: string | undefined;
 
@@ -73,5 +74,15 @@ export class AuditScope {
   /** The effects waiting for the event's commit. */
   get committedEffects(): readonly (() => Promise<void>)[] {
     return this.#afterCommit;
+  }
+
+  /** Runs `effect` if the request's event cannot be committed (the request then answers 503). */
+  ifRefused(effect: () => void): void {
+    this.#ifRefused.push(effect);
+  }
+
+  /** The effects waiting for the event to be refused. */
+  get refusedEffects(): readonly (() => void)[] {
+    return this.#ifRefused;
   }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bufferedFetch } from './buffered-fetch.js';
+import { bufferedFetch } from './model-fetch.js';
 
 /** What the loopback server saw of the last request. */
 interface Seen {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 
 /** Statuses whose response may not have a body (the Fetch standard's "null body status"). */
@@ -15,28 +16,54 @@ export type FetchLike = (input: string | URL | Request, init?: RequestInit) => P
  * with Qdrant). Anything else (a stream or form body) goes to global `fetch` unchanged.
  */
 export function bufferedFetch(): FetchLike {
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  return undiciFetch(new Agent({ keepAliveTimeout: 30_000, connections: 64 }), 'buffered');
+}
+
+/**
+ * A `fetch` like {@link bufferedFetch} whose answer body is handed over as it arrives, for
+ * streamed answers: it is read only as fast as the caller reads it, so a slow reader slows the
+ * upstream (TCP backpressure) instead of the body piling up in memory.
+ */
+export function streamingFetch(): FetchLike {
+  return undiciFetch(new Agent({ keepAliveTimeout: 30_000, connections: 1024 }), 'streamed');
+}
+
+function undiciFetch(agent: Agent, body: 'buffered' | 'streamed'): FetchLike {
   return async (input, init = {}) => {
-    const body = init.body ?? undefined;
-    if (input instanceof Request || (body !== undefined && !isPlainBody(body))) {
+    const sent = init.body ?? undefined;
+    if (input instanceof Request || (sent !== undefined && !isPlainBody(sent))) {
       return fetch(input, init);
     }
     const answer = await request(String(input), {
       dispatcher: agent,
       method: (init.method ?? 'GET').toUpperCase() as 'GET',
       headers: headerRecord(init.headers),
-      ...(body !== undefined ? { body } : {}),
+      ...(sent !== undefined ? { body: sent } : {}),
       ...(init.signal ? { signal: init.signal } : {}),
     });
-    const bytes = await answer.body.arrayBuffer();
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      else if (value !== undefined) headers.append(name, value);
-    }
     const status = answer.statusCode;
-    return new Response(NULL_BODY_STATUS.has(status) ? null : bytes, { status, headers });
+    const headers = headersOf(answer.headers);
+    if (NULL_BODY_STATUS.has(status)) {
+      await answer.body.dump();
+      return new Response(null, { status, headers });
+    }
+    if (body === 'streamed') {
+      return new Response(Readable.toWeb(answer.body) as ReadableStream<Uint8Array>, {
+        status,
+        headers,
+      });
+    }
+    return new Response(await answer.body.arrayBuffer(), { status, headers });
   };
+}
+
+function headersOf(record: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(record)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.append(name, value);
+  }
+  return headers;
 }
 
 function isPlainBody(body: NonNullable<RequestInit['body']>): body is string | Uint8Array {
