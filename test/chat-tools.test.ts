@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
 import { freshId } from './support/db.js';
@@ -325,6 +325,52 @@ describe('chat completions with tools, response formats and logprobs', () => {
     await expect(
       sdk(open).chat.completions.create({ model: 'test-chat', n: 2, ...ask('q') } as never),
     ).rejects.toMatchObject({ status: 422, code: 'unsupported_parameter' });
+  });
+
+  it('passes image parts to the model once the operator turns them on, recording only their hash', async () => {
+    const pixel = `data:image/png;base64,${Buffer.from(`PNG-${randomUUID()}`).toString('base64')}`;
+    const body = {
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: `What does this scan show? ${EMAIL}` },
+            { type: 'image_url', image_url: { url: pixel, detail: 'low' } },
+          ],
+        },
+      ],
+    };
+    const calls = chatRequests().length;
+    const refused = await chat(redacting.user, body);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'images_disabled' });
+    expect(chatRequests().length).toBe(calls);
+
+    const patched = await call(operator, 'PATCH', `/v1/tenants/${redacting.id}`, { images: true });
+    expect(patched.body).toMatchObject({ images: true });
+    // The change reaches the request path within the state cache's 2 s.
+    let answered = await chat(redacting.user, body);
+    for (let i = 0; answered.status === 422 && i < 40; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      answered = await chat(redacting.user, body);
+    }
+    expect(answered.status).toBe(200);
+    const sent = lastSent().messages.at(-1) as { content: { type: string; text?: string }[] };
+    expect(sent.content).toEqual([
+      { type: 'text', text: expect.not.stringContaining(EMAIL) },
+      { type: 'image_url', image_url: { url: pixel, detail: 'low' } },
+    ]);
+    // On record: the image's hash, never the image.
+    const digest = createHash('sha256').update(pixel).digest('hex');
+    const page = await call(redacting.auditor, 'GET', '/v1/audit/interactions?limit=1000');
+    const record = JSON.stringify(page.body.data);
+    expect(record).toContain(digest);
+    expect(record).not.toContain(pixel.slice(-20));
+    const events = await call(redacting.auditor, 'GET', '/v1/audit/events?limit=1000');
+    expect(JSON.stringify(events.body)).not.toContain(pixel.slice(-20));
+    // Control: the other tenant, whose operator did not turn images on, is still refused.
+    expect((await chat(open.user, body)).body.error).toMatchObject({ code: 'images_disabled' });
+    await call(operator, 'PATCH', `/v1/tenants/${redacting.id}`, { images: false });
   });
 
   it('caches per tools: the same messages with other tools are a miss', async () => {

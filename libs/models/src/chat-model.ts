@@ -22,13 +22,23 @@ export interface ToolCall {
   readonly arguments: string;
 }
 
+/** A part of a user message: text, or an image (a `data:` or `https:` URL) the model reads. */
+export type ContentPart =
+  | { readonly type: 'text'; readonly text: string }
+  | {
+      readonly type: 'image_url';
+      readonly image_url: { readonly url: string; readonly detail?: 'auto' | 'low' | 'high' };
+    };
+
 /**
  * One message sent to the model. An assistant turn may carry `toolCalls` (its `content` is then
- * often empty); a `tool` turn is the result of the call `toolCallId`.
+ * often empty); a `tool` turn is the result of the call `toolCallId`. A user turn with images
+ * has `parts`, in order, and `content` is the text of its text parts.
  */
 export interface ChatTurn {
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
   readonly content: string;
+  readonly parts?: readonly ContentPart[];
   readonly toolCalls?: readonly ToolCall[];
   readonly toolCallId?: string;
 }
@@ -350,6 +360,9 @@ function wireMessage(turn: ChatTurn): OpenAI.ChatCompletionMessageParam {
       content: turn.content === '' ? null : turn.content,
       tool_calls: turn.toolCalls.map(wireToolCall),
     };
+  }
+  if (turn.role === 'user' && turn.parts !== undefined) {
+    return { role: 'user', content: turn.parts.map((part) => ({ ...part })) };
   }
   return { role: turn.role, content: turn.content };
 }

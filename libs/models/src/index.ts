@@ -9,6 +9,7 @@ export type {
   ChatModelOptions,
   ChatModelRequest,
   ChatTurn,
+  ContentPart,
   ResponseFormat,
   ToolCall,
   ToolCallDelta,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { chatRequestSchema } from './chat.schemas.js';
-import { assertHonoured, modelOptionsOf, turnOf } from './chat-request.js';
+import { createHash } from 'node:crypto';
+import { chatRequestSchema, type ChatRequestMessage } from './chat.schemas.js';
+import { assertHonoured, modelOptionsOf, recordedMessages, turnOf } from './chat-request.js';
 
 const clean = (text: string) => text.replaceAll('secret', '[X]');
 const request = (body: Record<string, unknown>) =>
@@ -78,7 +79,7 @@ describe('chat request mapping', () => {
       ],
     ];
     for (const [body, hasModel, code, param] of refusals) {
-      expect(() => assertHonoured(request(body), hasModel)).toThrow(
+      expect(() => assertHonoured(request(body), hasModel, false)).toThrow(
         expect.objectContaining({ code, details: { param } }),
       );
     }
@@ -92,10 +93,49 @@ describe('chat request mapping', () => {
           tool_choice: 'required',
         }),
         true,
+        false,
       ),
     ).not.toThrow();
     expect(() =>
-      assertHonoured(request({ n: 1, response_format: { type: 'json_object' } }), true),
+      assertHonoured(request({ n: 1, response_format: { type: 'json_object' } }), true, false),
     ).not.toThrow();
+  });
+
+  it('lets image parts through only when the tenant allows them and a model can read them', () => {
+    const withImage = request({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'what is secret here?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } },
+          ],
+        },
+      ],
+    });
+    const param = { param: 'messages.0.content.1' };
+    expect(() => assertHonoured(withImage, true, false)).toThrow(
+      expect.objectContaining({ code: 'images_disabled', details: param }),
+    );
+    expect(() => assertHonoured(withImage, false, true)).toThrow(
+      expect.objectContaining({ code: 'unsupported_parameter', details: param }),
+    );
+    expect(() => assertHonoured(withImage, true, true)).not.toThrow();
+
+    const turn = turnOf(withImage.messages[0] as ChatRequestMessage, clean);
+    expect(turn).toEqual({
+      role: 'user',
+      content: 'what is [X] here?',
+      parts: [
+        { type: 'text', text: 'what is [X] here?' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } },
+      ],
+    });
+    // On record, the image is its hash: never its bytes.
+    const recorded = JSON.stringify(recordedMessages([turn]));
+    expect(recorded).not.toContain('AAAA');
+    expect(recorded).toContain(
+      createHash('sha256').update('data:image/png;base64,AAAA').digest('hex'),
+    );
   });
 });

@@ -1,4 +1,5 @@
-import type { ChatModelRequest, ChatTurn, ToolDefinition } from '@isogate/models';
+import { sha256Hex } from '@isogate/audit';
+import type { ChatModelRequest, ChatTurn, ContentPart, ToolDefinition } from '@isogate/models';
 import { IsogateError } from '@isogate/isolation';
 import type { ChatRequest, ChatRequestMessage } from './chat.schemas.js';
 
@@ -10,10 +11,11 @@ export type ModelOptions = Pick<
 
 /**
  * Refuses what is well-formed OpenAI but would not be honoured, before anything is read or
- * spent: several choices, image parts, and what only a model can do when none is configured.
+ * spent: several choices, image parts (unless the tenant's operator turned them on, and a
+ * model can read them), and what only a model can do when none is configured.
  * @throws IsogateError `unsupported_parameter` or `images_disabled` (422), naming `param`.
  */
-export function assertHonoured(body: ChatRequest, hasModel: boolean): void {
+export function assertHonoured(body: ChatRequest, hasModel: boolean, images: boolean): void {
   if (body.n != null && body.n > 1) {
     // One answer per request: it is the one the audit event and the interaction record hold.
     throw unsupported('n', 'n > 1 is not supported: the gateway answers with one choice');
@@ -21,12 +23,17 @@ export function assertHonoured(body: ChatRequest, hasModel: boolean): void {
   body.messages.forEach((message, i) => {
     if (message.role !== 'user' || typeof message.content === 'string') return;
     const j = message.content.findIndex((part) => part.type === 'image_url');
-    if (j >= 0) {
+    if (j < 0) return;
+    const param = `messages.${i}.content.${j}`;
+    if (!images) {
       throw new IsogateError(
         'images_disabled',
-        'Image content parts are not enabled; send text parts only',
-        { param: `messages.${i}.content.${j}` },
+        'Image content parts are not enabled for this tenant; send text parts only',
+        { param },
       );
+    }
+    if (!hasModel) {
+      throw unsupported(param, 'No language model is configured: no image can be read');
     }
   });
   if (hasModel) return;
@@ -90,8 +97,18 @@ export function turnOf(message: ChatRequestMessage, clean: (text: string) => str
     case 'system':
     case 'developer':
       return { role: 'system', content: clean(textOf(message.content)) };
-    case 'user':
-      return { role: 'user', content: clean(textOf(message.content)) };
+    case 'user': {
+      const content = clean(textOf(message.content));
+      if (typeof message.content === 'string') return { role: 'user', content };
+      if (!message.content.some((part) => part.type === 'image_url')) {
+        return { role: 'user', content };
+      }
+      // Images (admitted by assertHonoured) go in their place among the cleaned text parts.
+      const parts = message.content.map((part): ContentPart =>
+        part.type === 'text' ? { type: 'text', text: clean(part.text) } : part,
+      );
+      return { role: 'user', content, parts };
+    }
     case 'tool':
       return {
         role: 'tool',
@@ -111,6 +128,33 @@ export function turnOf(message: ChatRequestMessage, clean: (text: string) => str
       return { role: 'assistant', content, toolCalls };
     }
   }
+}
+
+/**
+ * Messages as they are kept on record (the interaction's prompt, the cached answer's): an image
+ * is its SHA-256 and detail, never its bytes or URL.
+ */
+export function recordedMessages(messages: readonly ChatTurn[]): readonly unknown[] {
+  return messages.map((turn) =>
+    turn.parts === undefined
+      ? turn
+      : {
+          ...turn,
+          parts: turn.parts.map((part) =>
+            part.type === 'text'
+              ? part
+              : {
+                  type: 'image_url',
+                  image_url: {
+                    sha256: sha256Hex(part.image_url.url),
+                    ...(part.image_url.detail !== undefined
+                      ? { detail: part.image_url.detail }
+                      : {}),
+                  },
+                },
+          ),
+        },
+  );
 }
 
 /** The text of a content: a string, or its text parts joined (image parts were refused). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { retrievalFilterSchema } from '../retrieval/retrieval.schemas.js';
 
 const MAX_MESSAGE_CHARS = 100_000;
+const MAX_IMAGE_URL_CHARS = 8_000_000;
 
 const wellFormed = z
   .string()
@@ -13,7 +14,8 @@ const textPart = z.strictObject({ type: z.literal('text'), text: wellFormed });
 const imagePart = z.strictObject({
   type: z.literal('image_url'),
   image_url: z.strictObject({
-    url: z.string().max(MAX_MESSAGE_CHARS),
+    // A data: URL carries the image itself, so it may be far longer than a message.
+    url: z.string().min(1).max(MAX_IMAGE_URL_CHARS),
     detail: z.enum(['auto', 'low', 'high']).optional(),
   }),
 });

@@ -20,7 +20,13 @@ import { citationsOf, extractiveText, usageOf, type Answer } from './chat-answer
 import type { LiveAnswer } from './chat-stream.js';
 import { StreamAudit } from './stream-audit.js';
 import type { ChatRequest } from './chat.schemas.js';
-import { assertHonoured, modelOptionsOf, turnOf, type ModelOptions } from './chat-request.js';
+import {
+  assertHonoured,
+  modelOptionsOf,
+  recordedMessages,
+  turnOf,
+  type ModelOptions,
+} from './chat-request.js';
 import { buildContextWindow, renderPassage, type ContextWindow } from './context-window.js';
 import { CHAT_MODEL } from './chat-model.provider.js';
 
@@ -83,10 +89,10 @@ export class ChatService {
         `The model "${body.model.slice(0, 200)}" is not offered; see GET /v1/models`,
       );
     }
-    assertHonoured(body, this.model !== null);
+    const { pii, images } = await this.settings.current();
+    assertHonoured(body, this.model !== null, images);
     const maxTokens =
       body.max_completion_tokens ?? body.max_tokens ?? this.config.llm.maxOutputTokens;
-    const { pii } = await this.settings.current();
     // The tenant's PII rules apply to what is sent to the model, as to what is stored.
     const clean = (text: string) => applyPii(text, pii).text;
     const conversation = body.messages.map((m) => turnOf(m, clean));
@@ -124,8 +130,9 @@ export class ChatService {
       maxTokens,
     });
     // The tools and answer format are part of what the model was given, so of the record too.
+    const messages = recordedMessages(window.messages);
     const prompt = canonicalJson(
-      Object.keys(options).length === 0 ? window.messages : { messages: window.messages, options },
+      Object.keys(options).length === 0 ? messages : { messages, options },
     );
     const chunks = window.passages.map((p, i) => ({
       document_id: p.document_id,

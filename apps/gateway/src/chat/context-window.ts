@@ -67,7 +67,7 @@ export function buildContextWindow(input: WindowInput): ContextWindow {
   // A token is at least one byte, so UTF-8 length bounds the count from above: when everything
   // fits by that bound, it fits, and the tokenizer (the costliest step here) is not needed.
   const bound =
-    input.conversation.reduce((sum, turn) => sum + byteCost(turnText(turn)), 0) +
+    input.conversation.reduce((sum, turn) => sum + byteCost(turnText(turn)) + imageCost(turn), 0) +
     input.passages.reduce((sum, p, i) => sum + byteCost(renderPassage(i + 1, p)), 0);
   if (bound <= budget) return everything(input);
   const lastUser = input.conversation.findLastIndex((turn) => turn.role === 'user');
@@ -161,7 +161,17 @@ function byteCost(text: string): number {
 }
 
 function turnCost(turn: ChatTurn): number {
-  return countTokens(turnText(turn)) + PER_MESSAGE;
+  return countTokens(turnText(turn)) + PER_MESSAGE + imageCost(turn);
+}
+
+/**
+ * Tokens an image costs, at most: OpenAI's count for a high-detail image of up to 2048 x 768
+ * (its tiles plus the base); the model reports the real count.
+ */
+export const IMAGE_TOKENS = 1_105;
+
+function imageCost(turn: ChatTurn): number {
+  return (turn.parts?.filter((part) => part.type === 'image_url').length ?? 0) * IMAGE_TOKENS;
 }
 
 /** What of a turn the model reads: its content, and the tool calls it carries. */

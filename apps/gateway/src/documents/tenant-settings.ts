@@ -17,6 +17,8 @@ export interface DocumentSettings {
   readonly pii: PiiPolicy;
   readonly maxDocuments: number;
   readonly maxDocumentBytes: number;
+  /** Whether chat requests may carry image parts (the operator's choice; off by default). */
+  readonly images: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export class TenantSettings {
       pii,
       maxDocuments: state?.quotas.max_documents ?? DEFAULT_MAX_DOCUMENTS,
       maxDocumentBytes: state?.quotas.max_document_bytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
+      images: state?.images ?? false,
     };
   }
 }

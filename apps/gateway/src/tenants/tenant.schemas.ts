@@ -33,6 +33,7 @@ export const createTenantSchema = z.strictObject({
   retention_days: retentionDays.optional(),
   pii: pii.optional(),
   pii_patterns: piiPatterns.optional(),
+  images: z.boolean().optional(),
 });
 export type CreateTenantBody = z.infer<typeof createTenantSchema>;
 
@@ -44,6 +45,7 @@ export const patchTenantSchema = z
     retention_days: retentionDays.optional(),
     pii: pii.optional(),
     pii_patterns: piiPatterns.optional(),
+    images: z.boolean().optional(),
   })
   .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
 export type PatchTenantBody = z.infer<typeof patchTenantSchema>;

@@ -20,6 +20,8 @@ export interface TenantRecord {
   readonly pii: PiiMode;
   /** The tenant's own identifier patterns, replaced like other PII. */
   readonly pii_patterns: readonly string[];
+  /** Whether chat requests may carry image parts (passed to the model, recorded by hash). */
+  readonly images: boolean;
   readonly created_at: string;
 }
 
@@ -31,6 +33,7 @@ export interface NewTenant {
   readonly retention_days?: number;
   readonly pii?: PiiMode;
   readonly pii_patterns?: readonly string[];
+  readonly images?: boolean;
 }
 
 /** Row shape of `tenants` as PostgreSQL returns it. */
@@ -43,11 +46,12 @@ export interface TenantRow {
   retention_days: number;
   pii: PiiMode;
   pii_patterns: string[];
+  images: boolean;
   created_at: Date;
 }
 
 export const TENANT_COLUMNS =
-  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, created_at';
+  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, images, created_at';
 
 export function toTenantRecord(row: TenantRow): TenantRecord {
   return {
@@ -59,6 +63,7 @@ export function toTenantRecord(row: TenantRow): TenantRecord {
     retention_days: row.retention_days,
     pii: row.pii,
     pii_patterns: row.pii_patterns,
+    images: row.images,
     created_at: row.created_at.toISOString(),
   };
 }

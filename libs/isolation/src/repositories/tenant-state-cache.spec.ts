@@ -2,7 +2,13 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { TENANT_STATE_TTL_MS, TenantStateCache } from './tenant-state-cache.js';
 import type { TenantState } from './tenant-state.js';
 
-const active: TenantState = { status: 'active', quotas: {}, pii: 'redact', piiPatterns: [] };
+const active: TenantState = {
+  status: 'active',
+  quotas: {},
+  pii: 'redact',
+  piiPatterns: [],
+  images: false,
+};
 const suspended: TenantState = { ...active, status: 'suspended' };
 
 /** A reader whose answers the test hands out one by one. */

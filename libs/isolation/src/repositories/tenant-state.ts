@@ -12,6 +12,8 @@ export interface TenantState {
   readonly quotas: TenantQuotas;
   readonly pii: PiiMode;
   readonly piiPatterns: readonly string[];
+  /** Whether chat requests may carry image parts. */
+  readonly images: boolean;
 }
 
 interface StateRow {
@@ -19,11 +21,12 @@ interface StateRow {
   quotas: TenantQuotas | null;
   pii: PiiMode;
   pii_patterns: string[] | null;
+  images: boolean;
 }
 
 // Row-level security shows a tenant its own row only, so the statement names no tenant: with
 // the setting of another tenant it could not read this one's row, whatever it said.
-const READ_STATE = 'SELECT status, quotas, pii, pii_patterns FROM tenants';
+const READ_STATE = 'SELECT status, quotas, pii, pii_patterns, images FROM tenants';
 
 /**
  * Reads a tenant's state from its own row, in one round trip. It runs at the edge, before a
@@ -55,6 +58,7 @@ export class TenantStateReader {
       quotas: row.quotas ?? {},
       pii: row.pii,
       piiPatterns: row.pii_patterns ?? [],
+      images: row.images,
     };
   }
 }

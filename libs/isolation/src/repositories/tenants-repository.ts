@@ -18,6 +18,7 @@ export interface TenantChanges {
   readonly retention_days?: number;
   readonly pii?: PiiMode;
   readonly pii_patterns?: readonly string[];
+  readonly images?: boolean;
 }
 
 /** One day of a tenant's usage. */
@@ -85,7 +86,8 @@ export class TenantsRepository {
         `UPDATE tenants SET
            status = COALESCE($2, status), name = COALESCE($3, name), quotas = COALESCE($4, quotas),
            retention_days = COALESCE($5, retention_days), pii = COALESCE($6, pii),
-           pii_patterns = COALESCE($7, pii_patterns), updated_at = now()
+           pii_patterns = COALESCE($7, pii_patterns), images = COALESCE($8, images),
+           updated_at = now()
          WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
         [
           tenantId,
@@ -95,6 +97,7 @@ export class TenantsRepository {
           changes.retention_days ?? null,
           changes.pii ?? null,
           changes.pii_patterns === undefined ? null : JSON.stringify(changes.pii_patterns),
+          changes.images ?? null,
         ],
       );
       return toTenantRecord(rows[0] as TenantRow);
