@@ -51,11 +51,11 @@ export class StoreProvisioner implements StoreProvisioning {
     this.#graphAdmin = connectRedis(options.graphUrl);
   }
 
-  /** Creates the tenant's collection `t_<id>` and its payload indexes, if missing. */
+  /** Creates the tenant's collection `t_<id>`, if missing. */
   async ensureVectors(tenantId: string): Promise<void> {
     const { qdrant, denseDimensions } = this.options;
     await inStore('qdrant', 'create collection', () =>
-      ensureCollection(qdrant.client, tenantId, denseDimensions),
+      ensureCollection(qdrant.provisioning, tenantId, denseDimensions),
     );
   }
 
@@ -88,7 +88,7 @@ export class StoreProvisioner implements StoreProvisioning {
       deleteTenantAclUser(await this.cacheAdmin(), tenantId),
     );
     const points = await inStore('qdrant', 'delete collection', () =>
-      deleteCollection(this.options.qdrant.client, tenantId),
+      deleteCollection(this.options.qdrant.provisioning, tenantId),
     );
     const nodes = await inStore('falkordb', 'delete graph', async () => {
       const { graphKey } = tenantNames(tenantId);
