@@ -7,7 +7,7 @@ export { FalkorAdmin, connectFalkor } from './stores/falkordb.admin.js';
 export { QdrantAdmin } from './stores/qdrant.admin.js';
 export type { QdrantOptions } from './stores/qdrant.admin.js';
 export { ERROR_CODES, IsogateError, StoreUnavailableError } from './errors/isogate-error.js';
-export type { ErrorCode } from './errors/isogate-error.js';
+export type { ErrorCode, StoreFailure } from './errors/isogate-error.js';
 export { TenantContext, ROLES, TENANT_ID_PATTERN } from './context/tenant-context.js';
 export type { CallerContext, Role } from './context/tenant-context.js';
 export { WaitClock } from './context/wait-clock.js';

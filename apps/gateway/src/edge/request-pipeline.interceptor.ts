@@ -86,8 +86,8 @@ export class RequestPipelineInterceptor implements NestInterceptor {
     if (changesNothing) return;
     try {
       await WaitClock.measure(() => this.trail.preflight());
-    } catch {
-      throw new StoreUnavailableError('postgres');
+    } catch (error) {
+      throw new StoreUnavailableError('postgres', { cause: error, operation: 'audit preflight' });
     }
   }
 }

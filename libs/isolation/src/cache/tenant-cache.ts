@@ -123,7 +123,7 @@ export class TenantCache {
       if (isServerReply(error) && !isAuthFailure(error)) {
         throw new IsogateError('internal_error', 'The cache refused the command');
       }
-      throw new StoreUnavailableError('redis');
+      throw new StoreUnavailableError('redis', { cause: error });
     }
   }
 }

@@ -16,12 +16,13 @@ export { isConnectionFailure } from './sql-session.js';
 
 export type { SqlSession } from './sql-session.js';
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
+async function guarded<T>(operation: string, work: () => Promise<T>): Promise<T> {
   try {
     return await WaitClock.measure(work);
   } catch (error) {
     if (error instanceof IsogateError) throw error;
-    if (isConnectionFailure(error)) throw new StoreUnavailableError('postgres');
+    if (isConnectionFailure(error))
+      throw new StoreUnavailableError('postgres', { cause: error, operation });
     throw error;
   }
 }
@@ -54,7 +55,7 @@ export class TenantDb {
   /** Runs `fn` in a transaction scoped to the tenant of the current context. */
   async transaction<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const tenantId = TenantContext.requireTenantId();
-    return guarded(() => inTransaction(this.pool, { tenantId }, fn));
+    return guarded('tenant transaction', () => inTransaction(this.pool, { tenantId }, fn));
   }
 
   /**
@@ -67,7 +68,7 @@ export class TenantDb {
     args: readonly unknown[] = [],
   ): Promise<Row[]> {
     const tenantId = TenantContext.requireTenantId();
-    return guarded(async () => {
+    return guarded(`scoped read ${read}`, async () => {
       const result = await this.pool.query<Row>({
         name: `isogate_${read}`,
         text: SCOPED_READS[read],
@@ -83,7 +84,7 @@ export class TenantDb {
    */
   async read<Row extends object>(sql: string): Promise<Row[]> {
     const tenantId = TenantContext.requireTenantId();
-    return guarded(() => readInTransaction<Row>(this.pool, { tenantId }, sql));
+    return guarded('tenant read', () => readInTransaction<Row>(this.pool, { tenantId }, sql));
   }
 }
 
@@ -139,10 +140,10 @@ export class ControlDb implements ControlTransactions {
     whenBusy: () => Promise<T>,
   ): Promise<T> {
     requireMspId();
-    const held = await guarded(() => HeldConnection.open(this.pool));
+    const held = await guarded('open control connection', () => HeldConnection.open(this.pool));
     let locked = false;
     try {
-      locked = await guarded(() => held.tryLock(lockName));
+      locked = await guarded('take advisory lock', () => held.tryLock(lockName));
       if (locked) return await work(mspScoped((settings, fn) => held.transaction(settings, fn)));
     } finally {
       if (locked) await held.unlock(lockName);
@@ -156,13 +157,13 @@ function mspScoped(transact: Transact): ControlTransactions {
   return {
     async mspTransaction(fn) {
       const mspId = requireMspId();
-      return guarded(() => transact({ mspId }, fn));
+      return guarded('control transaction', () => transact({ mspId }, fn));
     },
     async tenantOfMspTransaction(tenantId, fn) {
       const mspId = requireMspId();
       if (!TENANT_ID_PATTERN.test(tenantId))
         throw new IsogateError('not_found', 'Tenant not found');
-      return guarded(() =>
+      return guarded('control transaction', () =>
         transact({ mspId, tenantId }, async (session) => {
           const owned = await session.query('SELECT 1 FROM tenants WHERE id = $1 AND msp_id = $2', [
             tenantId,

@@ -32,25 +32,48 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** A failure with a stable code and a message that is safe to show to the caller. */
+/**
+ * A failure with a stable code and a message that is safe to show to the caller. `cause`, the
+ * failure it stands for, is for the log only: the caller sees the code and the message.
+ */
 export class IsogateError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: { readonly retryAfterSeconds?: number; readonly param?: string },
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'IsogateError';
   }
 }
 
-/** A store did not answer; what the request wanted was not done. Names no internals. */
+/** What a `StoreUnavailableError` stands for, for the log: the store's error and what was tried. */
+export interface StoreFailure {
+  /** The driver's or the store's error. */
+  readonly cause?: unknown;
+  /** What was being done, e.g. `create collection`. */
+  readonly operation?: string;
+}
+
+/**
+ * A store did not answer; what the request wanted was not done. The message names no
+ * internals; `cause` and `operation` say in the log which store call failed, and how.
+ */
 export class StoreUnavailableError extends IsogateError {
-  constructor(readonly store: string) {
+  readonly operation: string | undefined;
+
+  constructor(
+    readonly store: string,
+    failure: StoreFailure = {},
+  ) {
     super(
       'store_unavailable',
       'A data store is temporarily unavailable; nothing was changed. Retry later.',
+      undefined,
+      'cause' in failure ? { cause: failure.cause } : undefined,
     );
     this.name = 'StoreUnavailableError';
+    this.operation = failure.operation;
   }
 }

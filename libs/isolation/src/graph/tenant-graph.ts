@@ -106,7 +106,7 @@ export class TenantGraph {
         // Syntax, types, NOPERM: the gateway's query is wrong; the store's text stays here.
         throw new IsogateError('internal_error', 'The graph query failed');
       }
-      throw new StoreUnavailableError('falkordb');
+      throw new StoreUnavailableError('falkordb', { cause: error });
     }
   }
 }

@@ -51,16 +51,18 @@ export class StoreProvisioner implements StoreProvisioning {
     this.#graphAdmin = connectRedis(options.graphUrl);
   }
 
-  /** Creates the tenant's collection `t_<id>` and its payload indexes, if missing. */
+  /** Creates the tenant's collection `t_<id>`, if missing. */
   async ensureVectors(tenantId: string): Promise<void> {
     const { qdrant, denseDimensions } = this.options;
-    await inStore('qdrant', () => ensureCollection(qdrant.client, tenantId, denseDimensions));
+    await inStore('qdrant', 'create collection', () =>
+      ensureCollection(qdrant.provisioning, tenantId, denseDimensions),
+    );
   }
 
   /** Creates or resets the tenant's ACL user on the graph server (keys `t:<id>:*`). */
   async ensureGraphUser(tenantId: string): Promise<void> {
     const password = this.options.masterKey.storeSecret('falkordb', tenantId);
-    await inStore('falkordb', async () =>
+    await inStore('falkordb', 'set ACL user', async () =>
       setTenantAclUser(await this.graphAdmin(), tenantId, password, GRAPH_USER_COMMANDS),
     );
   }
@@ -68,7 +70,7 @@ export class StoreProvisioner implements StoreProvisioning {
   /** Creates or resets the tenant's ACL user on the cache Redis (keys `t:<id>:*`). */
   async ensureCacheUser(tenantId: string): Promise<void> {
     const password = this.options.masterKey.storeSecret('redis', tenantId);
-    await inStore('redis', async () =>
+    await inStore('redis', 'set ACL user', async () =>
       setTenantAclUser(await this.cacheAdmin(), tenantId, password, CACHE_USER_COMMANDS),
     );
   }
@@ -79,12 +81,16 @@ export class StoreProvisioner implements StoreProvisioning {
    * can write while its data is deleted. Absent resources are fine (purge is idempotent).
    */
   async purge(tenantId: string): Promise<PurgeCounts> {
-    await inStore('falkordb', async () => deleteTenantAclUser(await this.graphAdmin(), tenantId));
-    await inStore('redis', async () => deleteTenantAclUser(await this.cacheAdmin(), tenantId));
-    const points = await inStore('qdrant', () =>
-      deleteCollection(this.options.qdrant.client, tenantId),
+    await inStore('falkordb', 'delete ACL user', async () =>
+      deleteTenantAclUser(await this.graphAdmin(), tenantId),
     );
-    const nodes = await inStore('falkordb', async () => {
+    await inStore('redis', 'delete ACL user', async () =>
+      deleteTenantAclUser(await this.cacheAdmin(), tenantId),
+    );
+    const points = await inStore('qdrant', 'delete collection', () =>
+      deleteCollection(this.options.qdrant.provisioning, tenantId),
+    );
+    const nodes = await inStore('falkordb', 'delete graph', async () => {
       const { graphKey } = tenantNames(tenantId);
       const db = await this.options.falkor.client();
       const counted = await countGraphNodes(db, graphKey);
@@ -93,7 +99,7 @@ export class StoreProvisioner implements StoreProvisioning {
       await scanTenantKeys(await this.graphAdmin(), tenantId, true);
       return counted;
     });
-    const keys = await inStore('redis', async () =>
+    const keys = await inStore('redis', 'delete keys', async () =>
       scanTenantKeys(await this.cacheAdmin(), tenantId, true),
     );
     return { qdrant: { points }, falkordb: { nodes }, redis: { keys } };
@@ -102,8 +108,10 @@ export class StoreProvisioner implements StoreProvisioning {
   /** What each store holds for the tenant. */
   async stores(tenantId: string): Promise<TenantStoreStatus> {
     const { graphKey } = tenantNames(tenantId);
-    const qdrant = await inStore('qdrant', () => pointCount(this.options.qdrant.client, tenantId));
-    const falkordb = await inStore('falkordb', async () => {
+    const qdrant = await inStore('qdrant', 'count points', () =>
+      pointCount(this.options.qdrant.client, tenantId),
+    );
+    const falkordb = await inStore('falkordb', 'read status', async () => {
       const admin = await this.graphAdmin();
       return {
         user: await hasTenantAclUser(admin, tenantId),
@@ -111,7 +119,7 @@ export class StoreProvisioner implements StoreProvisioning {
         keys: await scanTenantKeys(admin, tenantId, false),
       };
     });
-    const redis = await inStore('redis', async () => {
+    const redis = await inStore('redis', 'read status', async () => {
       const admin = await this.cacheAdmin();
       return {
         user: await hasTenantAclUser(admin, tenantId),
@@ -139,11 +147,18 @@ export class StoreProvisioner implements StoreProvisioning {
   }
 }
 
-/** Runs admin work on a store; any failure is reported as that store being unavailable. */
-async function inStore<T>(store: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs admin work on a store; any failure is reported as that store being unavailable, with
+ * the failure itself and what was being done kept for the log.
+ */
+export async function inStore<T>(
+  store: string,
+  operation: string,
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
-  } catch {
-    throw new StoreUnavailableError(store);
+  } catch (error) {
+    throw new StoreUnavailableError(store, { cause: error, operation });
   }
 }

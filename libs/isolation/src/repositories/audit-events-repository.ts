@@ -101,7 +101,9 @@ export class AuditEventsRepository {
       ]);
       return row?.outcomes ?? [];
     } catch (error) {
-      throw isConnectionFailure(error) ? new StoreUnavailableError('postgres') : error;
+      throw isConnectionFailure(error)
+        ? new StoreUnavailableError('postgres', { cause: error, operation: 'append audit events' })
+        : error;
     }
   }
 

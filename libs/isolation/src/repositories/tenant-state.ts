@@ -48,7 +48,12 @@ export class TenantStateReader {
         readInTransaction<StateRow>(this.pool, { tenantId }, READ_STATE),
       );
     } catch (error) {
-      if (isConnectionFailure(error)) throw new StoreUnavailableError('postgres');
+      if (isConnectionFailure(error)) {
+        throw new StoreUnavailableError('postgres', {
+          cause: error,
+          operation: 'read tenant state',
+        });
+      }
       throw error;
     }
     const row = rows[0];

@@ -64,7 +64,10 @@ export class QdrantHttp {
     const text = await response.body.text();
     const status = response.statusCode;
     if (status === 200) return (JSON.parse(text) as { result: unknown }).result;
-    if (status === 429 || status >= 500) throw new StoreUnavailableError('qdrant');
+    if (status === 429 || status >= 500) {
+      // The status only: the body of a failed answer may quote what was sent.
+      throw new StoreUnavailableError('qdrant', { cause: new Error(`Qdrant answered ${status}`) });
+    }
     if (status === 400 || status === 422) {
       throw new IsogateError('invalid_request', 'The vector query is not valid');
     }
@@ -75,6 +78,8 @@ export class QdrantHttp {
 
   /** The caller's view of a failure: coded errors pass, anything else is an outage. */
   private unavailable(error: unknown): IsogateError {
-    return error instanceof IsogateError ? error : new StoreUnavailableError('qdrant');
+    return error instanceof IsogateError
+      ? error
+      : new StoreUnavailableError('qdrant', { cause: error });
   }
 }
