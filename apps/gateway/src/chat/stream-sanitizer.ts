@@ -4,6 +4,9 @@ import { cutAtOrBefore, undecidedFrom } from './undecided-markdown.js';
 /** What text needs for its sanitized form to differ from it (beyond brackets). */
 const MAY_START_LINK = /[<>:/@!`\\()]|\]\[|www\./iu;
 
+/** A blank line: where {@link undecidedFrom} starts a paragraph (the same expression). */
+const BLANK_LINE = /\n[ \t\r]*\n/gu;
+
 /** A word that stands for whatever follows the part sent: it cannot start or end a link. */
 const GOES_ON = 'x';
 
@@ -46,13 +49,20 @@ export class StreamSanitizer {
   private text = '';
   /** The offset in `text` up to which the sanitized text has been sent. */
   private sent = 0;
+  /** Where the text was last scanned to for `]:` and `<`, and where each first occurs. */
+  private scanned = 0;
+  private definitionAt = -1;
+  private angleAt = -1;
+  /** The start of the paragraph the undecided part is looked for from (see `undecided`). */
+  private paragraph = 0;
 
   constructor(private readonly allowedHosts: readonly string[]) {}
 
   /** Adds a delta and returns the sanitized text that can be sent now. */
   push(delta: string): string {
     this.text += delta;
-    let cut = undecidedFrom(this.text);
+    this.scan();
+    let cut = this.undecided();
     if (cut > this.sent && this.inert(cut)) {
       const inert = this.text.slice(this.sent, cut);
       this.sent = cut;
@@ -83,7 +93,36 @@ export class StreamSanitizer {
    */
   private inert(cut: number): boolean {
     const segment = this.text.slice(this.sent, cut);
-    return !MAY_START_LINK.test(segment) && !this.text.slice(0, cut).includes(']:');
+    const defined = this.definitionAt !== -1 && this.definitionAt + 2 <= cut;
+    return !MAY_START_LINK.test(segment) && !defined;
+  }
+
+  /** Finds the first `]:` and `<` in the text added since the last scan. */
+  private scan(): void {
+    // One character back: a marker may straddle two deltas.
+    const from = Math.max(0, this.scanned - 1);
+    if (this.definitionAt === -1) this.definitionAt = this.text.indexOf(']:', from);
+    if (this.angleAt === -1) this.angleAt = this.text.indexOf('<', from);
+    this.scanned = this.text.length;
+  }
+
+  /**
+   * {@link undecidedFrom} of the text, looked for only from the start of the paragraph that
+   * holds what was sent last: paragraphs before it were sent whole and are decided (nothing in
+   * one can change another), so scanning them again each delta would make a stream cost
+   * quadratic time. Only while no `<` came before that paragraph: an HTML block may span blank
+   * lines, so with one the whole text is scanned.
+   */
+  private undecided(): number {
+    const from = this.paragraph;
+    for (const match of this.text.slice(from, this.sent).matchAll(BLANK_LINE)) {
+      const start = from + match.index + match[0].length;
+      if (this.angleAt !== -1 && this.angleAt < start) break;
+      // A paragraph that starts with whitespace is left to the whole scan.
+      if (/\S/u.test(this.text[start] ?? '')) this.paragraph = start;
+    }
+    if (this.paragraph === 0) return undecidedFrom(this.text);
+    return this.paragraph + undecidedFrom(this.text.slice(this.paragraph));
   }
 
   /** Ends the stream and returns the rest of the sanitized text. */
