@@ -19,6 +19,14 @@ function split(text: string, cuts: readonly number[]): string[] {
 const splits = (text: string) =>
   fc.array(fc.nat({ max: text.length }), { maxLength: 12 }).map((cuts) => split(text, cuts));
 
+/** A long `text` in deltas of a few characters, as a model sends it, cut at random too. */
+const longSplits = (text: string) =>
+  fc
+    .array(fc.nat({ max: text.length }), { maxLength: 12 })
+    .map((cuts) =>
+      split(text, [...cuts, ...Array.from({ length: text.length / 5 }, (_, i) => i * 5)]),
+    );
+
 // prettier-ignore
 const FRAGMENTS = [
   '[', ']', '(', ')', '![', '<', '>', '`', '\\', '"', 'http://', 'https://', '//', 'www.',
@@ -74,6 +82,32 @@ describe('StreamSanitizer', () => {
         },
       ),
       { numRuns: 1500 },
+    );
+  });
+
+  it('sends long answers as the whole answer sanitizes: a long paragraph, HTML early', () => {
+    const prose = 'The protocol prefers valve replacement [1] for elderly patients. '.repeat(90);
+    const starts = fc.constantFrom(
+      prose,
+      `<b>x</b> ${prose}`,
+      `${prose}\n\n<!-- c -->\n\n${prose}`,
+    );
+    const tails = fc.array(fc.constantFrom(...FRAGMENTS, prose.slice(0, 700)), { maxLength: 24 });
+    fc.assert(
+      fc.property(
+        fc
+          .tuple(starts, tails)
+          .map(([start, tail]) => start + tail.join(''))
+          .chain((answer) => fc.tuple(fc.constant(answer), longSplits(answer))),
+        ([answer, deltas]) => {
+          const sent = streamed(deltas).join('');
+          const expected = removeForeignLinks(answer, LINK_HOSTS);
+          if (sent === expected) return;
+          expect(usesReferenceBeforeDefinition(answer)).toBe(true);
+          expect(foreignHosts(sent)).toBeLessThanOrEqual(foreignHosts(expected));
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 

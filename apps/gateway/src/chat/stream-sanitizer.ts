@@ -7,6 +7,9 @@ const MAY_START_LINK = /[<>:/@!`\\()]|\]\[|www\./iu;
 /** A blank line: where {@link undecidedFrom} starts a paragraph (the same expression). */
 const BLANK_LINE = /\n[ \t\r]*\n/gu;
 
+/** Characters of undecided text looked at on every delta; beyond, see `undecided`. */
+const LOOK_EVERY_DELTA_UP_TO = 4_096;
+
 /** A word that stands for whatever follows the part sent: it cannot start or end a link. */
 const GOES_ON = 'x';
 
@@ -55,6 +58,11 @@ export class StreamSanitizer {
   private angleAt = -1;
   /** The start of the paragraph the undecided part is looked for from (see `undecided`). */
   private paragraph = 0;
+  /** Where the search for blank lines goes on from. */
+  private breaksFrom = 0;
+  /** The text's length at the last look for the undecided part, and the cut it found. */
+  private lookedAt = 0;
+  private decided = 0;
 
   constructor(private readonly allowedHosts: readonly string[]) {}
 
@@ -107,6 +115,27 @@ export class StreamSanitizer {
   }
 
   /**
+   * Moves `paragraph` to the start of the last paragraph that begins before what was sent,
+   * looking at the text sent since the last call only: blank lines are found as
+   * {@link undecidedFrom} finds them, resuming where that search would be (after the last one
+   * found, or at the whitespace a blank line still being written starts with).
+   */
+  private findParagraph(): void {
+    let from = this.breaksFrom;
+    for (const match of this.text.slice(from, this.sent).matchAll(BLANK_LINE)) {
+      const start = this.breaksFrom + match.index + match[0].length;
+      from = start;
+      // After a `<`, the whole text is scanned (an HTML block may span blank lines).
+      if (this.angleAt !== -1 && this.angleAt < start) break;
+      // A paragraph that starts with whitespace is left to the whole scan.
+      if (/\S/u.test(this.text[start] ?? '')) this.paragraph = start;
+    }
+    let resume = this.sent;
+    while (resume > from && /[ \t\r\n]/u.test(this.text[resume - 1] ?? '')) resume -= 1;
+    this.breaksFrom = Math.max(from, resume);
+  }
+
+  /**
    * {@link undecidedFrom} of the text, looked for only from the start of the paragraph that
    * holds what was sent last: paragraphs before it were sent whole and are decided (nothing in
    * one can change another), so scanning them again each delta would make a stream cost
@@ -114,15 +143,21 @@ export class StreamSanitizer {
    * lines, so with one the whole text is scanned.
    */
   private undecided(): number {
-    const from = this.paragraph;
-    for (const match of this.text.slice(from, this.sent).matchAll(BLANK_LINE)) {
-      const start = from + match.index + match[0].length;
-      if (this.angleAt !== -1 && this.angleAt < start) break;
-      // A paragraph that starts with whitespace is left to the whole scan.
-      if (/\S/u.test(this.text[start] ?? '')) this.paragraph = start;
+    this.findParagraph();
+    // Where the part to look at is long (a paragraph of thousands of words, or HTML early in
+    // the text), it is looked at again only once it grew by a sixteenth: each look costs its
+    // length, so a stream still costs linear time, and only such text waits for more. A cut
+    // found earlier stays right: no later text changes what is before it.
+    const length = this.text.length - this.paragraph;
+    if (length > LOOK_EVERY_DELTA_UP_TO && this.text.length - this.lookedAt < length / 16) {
+      return this.decided;
     }
-    if (this.paragraph === 0) return undecidedFrom(this.text);
-    return this.paragraph + undecidedFrom(this.text.slice(this.paragraph));
+    this.lookedAt = this.text.length;
+    this.decided =
+      this.paragraph === 0
+        ? undecidedFrom(this.text)
+        : this.paragraph + undecidedFrom(this.text.slice(this.paragraph));
+    return this.decided;
   }
 
   /** Ends the stream and returns the rest of the sanitized text. */
