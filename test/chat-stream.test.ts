@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
 import { chainEvents, type AuditRow } from './support/audit.js';
@@ -64,6 +65,8 @@ function model(request: ChatRequestBody): ChatReply {
   const text = request.messages.map((m) => (typeof m.content === 'string' ? m.content : ''));
   const question = text.at(-1) ?? '';
   if (question.includes('exfiltration')) return EXFILTRATION;
+  if (question.includes('backpressure')) return LONG_ANSWER;
+  if (question.includes('too long')) return `${'x'.repeat(999)} `.repeat(2_100);
   const canary = /CANARY-[0-9a-f-]+/.exec(text.join('\n'))?.[0] ?? 'none';
   return `According to [1] the protocol prefers transcatheter replacement, reference ${canary}, for elderly patients.`;
 }
@@ -77,6 +80,15 @@ async function firstContent(iterator: AsyncIterator<Chunk>): Promise<string> {
     if (content !== '') return content;
   }
 }
+
+/**
+ * 60,000 one-letter words (in paragraphs of 20): about 10 MB of events from the model, far more
+ * than the connections on the way hold, in an answer of only 150 KB.
+ */
+const LONG_WORDS = 60_000;
+const LONG_ANSWER = Array.from({ length: LONG_WORDS }, (_, i) =>
+  i % 20 === 19 ? 'w.\n\n' : 'w ',
+).join('');
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -364,6 +376,58 @@ describe('streamed chat completions', () => {
     expect(theirs.content).toContain(b.canary);
     expect(theirs.content).not.toContain(a.canary);
     expect(llmCalls()).toBe(calls + 1);
+  });
+
+  it('reads the model only as fast as the client reads the stream', async () => {
+    const written = llm.eventsWritten;
+    // A client that sends its request and then reads nothing.
+    const { port } = new URL(gateway.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    const body = JSON.stringify({
+      model: 'test-chat',
+      messages: ask(`${QUESTION} (backpressure)`),
+      stream: true,
+    });
+    socket.pause();
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${a.user}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    // Wait until the model is held back too: no event written for 500 ms.
+    for (let last = -1; llm.eventsWritten !== last;) {
+      last = llm.eventsWritten;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const held = llm.eventsWritten - written;
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(LONG_WORDS);
+    // Reading again lets the rest through, to the end.
+    let received = 0;
+    let tail = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      tail = (tail + chunk.toString('utf8')).slice(-300);
+    });
+    socket.resume();
+    await eventually(() => (tail.includes('data: [DONE]') ? true : undefined));
+    socket.destroy();
+    expect(received).toBeGreaterThan(LONG_WORDS * 100);
+    expect(llm.eventsWritten - written).toBeGreaterThan(LONG_WORDS);
+  });
+
+  it('ends with an error event when the model sends more than any answer may be', async () => {
+    const { stream, requestId } = await open(a, `${QUESTION} (too long)`);
+    const result = await drain(stream);
+    expect(result.error).toMatchObject({ error: { code: 'upstream_error' } });
+    const [, completed] = (await streamEvents(a, requestId)) as [AuditRow, AuditRow];
+    expect(completed.details).toMatchObject({ end: 'upstream_error' });
+    // Control: the whole answer of the same size is refused the same way.
+    const whole = await call(a.user, 'POST', '/v1/chat/completions', {
+      model: 'test-chat',
+      messages: ask(`${QUESTION} (too long, whole)`),
+    });
+    expect(whole.status).toBe(502);
+    expect(whole.body).toMatchObject({ error: { code: 'upstream_error' } });
   });
 
   it('keeps two tenants’ concurrent streams apart', async () => {

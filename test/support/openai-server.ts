@@ -113,6 +113,8 @@ export interface OpenAiServer {
   release(): void;
   /** How the streamed answers so far ended, in the order they ended. */
   readonly streams: ('finished' | 'abandoned' | 'died')[];
+  /** Streamed events written (and flushed to the connection) so far, all streams together. */
+  readonly eventsWritten: number;
   close(): Promise<void>;
 }
 
@@ -201,6 +203,8 @@ function chat(response: ServerResponse, body: ChatRequestBody, reply: ChatReply)
 /** How a streamed answer is sent: the gap between events, a gate, a failure part-way. */
 interface StreamControl {
   gapMs: number;
+  /** Counts each event once it is flushed. */
+  onWritten: () => void;
   /** Events sent before the stream waits for `release()` (Infinity: never waits). */
   holdAfter: number;
   /** Events sent before the connection is destroyed (Infinity: never). */
@@ -271,6 +275,7 @@ async function streamChat(
     if (closed) return 'abandoned';
     // Flushed before the next step, so a connection destroyed after it has delivered it.
     await new Promise<void>((resolve) => response.write(event, () => resolve()));
+    control.onWritten();
   }
   response.end();
   return 'finished';
@@ -301,6 +306,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   const abandoned: RecordedRequest[] = [];
   const streams: ('finished' | 'abandoned' | 'died')[] = [];
   let chatDelayMs = 0;
+  let eventsWritten = 0;
   const newControl = (
     settings: { gapMs?: number; holdAfter?: number; dieAfter?: number } = {},
   ): StreamControl => {
@@ -310,6 +316,9 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     });
     return {
       gapMs: settings.gapMs ?? 0,
+      onWritten: () => {
+        eventsWritten += 1;
+      },
       holdAfter: settings.holdAfter ?? Infinity,
       dieAfter: settings.dieAfter ?? Infinity,
       release,
@@ -383,6 +392,9 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     requests,
     abandoned,
     streams,
+    get eventsWritten() {
+      return eventsWritten;
+    },
     delayChat(ms) {
       chatDelayMs = ms;
     },

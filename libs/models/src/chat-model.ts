@@ -130,6 +130,13 @@ export interface ChatModelDelta {
   readonly usage: { readonly promptTokens: number; readonly completionTokens: number } | null;
 }
 
+/**
+ * The longest answer taken from a model, in characters of text and tool-call arguments (about
+ * 500,000 tokens, far beyond any output limit in use): a model that sends more is failing, and
+ * holding its answer would cost every tenant the gateway's memory.
+ */
+export const MAX_ANSWER_CHARS = 2_000_000;
+
 // The openai client refuses to start without a key; servers that need none ignore it.
 const PLACEHOLDER_API_KEY = 'isogate-no-key';
 
@@ -189,6 +196,8 @@ export class ChatModel {
     if (choice === undefined || typeof text !== 'string') {
       throw upstreamFailure(new Error('the model answered without a message'));
     }
+    const size = toolCalls.reduce((sum, call) => sum + call.arguments.length, text.length);
+    if (size > MAX_ANSWER_CHARS) throw upstreamFailure(new Error('the answer is too long'));
     return {
       text,
       toolCalls,
@@ -221,6 +230,7 @@ export class ChatModel {
       return error instanceof IsogateError ? error : upstreamFailure(error);
     };
     let finished = false;
+    let size = 0;
     try {
       const chunks = await this.streamingClient.chat.completions
         .create(
@@ -241,6 +251,9 @@ export class ChatModel {
         if (next.done === true) break;
         idle.restart();
         const delta = deltaOf(next.value);
+        size = delta.toolCalls.reduce((sum, call) => sum + (call.arguments?.length ?? 0), size);
+        size += delta.text.length;
+        if (size > MAX_ANSWER_CHARS) throw failed(new Error('the answer is too long'));
         finished ||= delta.finishReason !== null;
         yield delta;
       }

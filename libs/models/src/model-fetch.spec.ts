@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bufferedFetch } from './model-fetch.js';
+import { MAX_BUFFERED_BYTES, bufferedFetch, streamingFetch } from './model-fetch.js';
 
 /** What the loopback server saw of the last request. */
 interface Seen {
@@ -27,6 +27,12 @@ describe('bufferedFetch', () => {
         });
         if (request.url === '/empty') {
           response.writeHead(204).end();
+        } else if (request.url === '/huge') {
+          // One byte more than a whole answer may have, in 1 MB pieces.
+          response.writeHead(200, { 'content-type': 'application/json' });
+          const piece = Buffer.alloc(1024 * 1024, 0x20);
+          for (let i = 0; i < MAX_BUFFERED_BYTES / piece.length; i++) response.write(piece);
+          response.end(' ');
         } else if (request.url === '/slow') {
           setTimeout(() => response.writeHead(200).end('late'), 300);
         } else {
@@ -42,6 +48,17 @@ describe('bufferedFetch', () => {
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('refuses to hold a body longer than a whole answer may be; a stream is read as it comes', async () => {
+    await expect(bufferedFetch()(`${base}/huge`, { method: 'GET' })).rejects.toThrow(/longer than/);
+    // Control: the same body through the streaming fetch is handed over, piece by piece.
+    const streamed = await streamingFetch()(`${base}/huge`, { method: 'GET' });
+    let length = 0;
+    for await (const part of streamed.body as unknown as AsyncIterable<Uint8Array>) {
+      length += part.length;
+    }
+    expect(length).toBe(MAX_BUFFERED_BYTES + 1);
   });
 
   it('sends method, headers and a string body, and answers a whole Response', async () => {

@@ -53,8 +53,29 @@ function undiciFetch(agent: Agent, body: 'buffered' | 'streamed'): FetchLike {
         headers,
       });
     }
-    return new Response(await answer.body.arrayBuffer(), { status, headers });
+    return new Response(await readAtMost(answer.body, MAX_BUFFERED_BYTES), { status, headers });
   };
+}
+
+/**
+ * The most of a response read whole (32 MB: a long answer with logprobs of every token fits):
+ * an endpoint that sends more is failing, and the gateway will not hold it in memory.
+ */
+export const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+
+/** The body's bytes; an error (the body destroyed) once it is longer than `limit`. */
+async function readAtMost(body: Readable, limit: number): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  for await (const part of body as AsyncIterable<Buffer>) {
+    length += part.length;
+    if (length > limit) {
+      body.destroy();
+      throw new Error(`the response is longer than ${limit} bytes`);
+    }
+    parts.push(part);
+  }
+  return Buffer.concat(parts, length);
 }
 
 function headersOf(record: Record<string, string | string[] | undefined>): Headers {
