@@ -124,6 +124,19 @@ describe('StreamSanitizer', () => {
     expect(sent).toBe(sentence.slice(0, -lastWord.length));
   });
 
+  it('sends a plain word once a space follows it, and holds back the space', () => {
+    const sanitizer = new StreamSanitizer(LINK_HOSTS);
+    expect(sanitizer.push('According')).toBe('');
+    expect(sanitizer.push(' ')).toBe('According');
+    expect(sanitizer.push('to ')).toBe(' to');
+    // A word that could still be part of something is held back whole, its space included.
+    expect(sanitizer.push('e.g. ')).toBe(' ');
+    expect(sanitizer.push('and ')).toBe('e.g. and');
+    expect(sanitizer.end()).toBe(
+      removeForeignLinks('According to e.g. and ', LINK_HOSTS).slice(21),
+    );
+  });
+
   it('sends a citation defined only later for a foreign host as text, with no definition', () => {
     const answer =
       'Cited [1] and [2].\n\n[1]: https://docs.example.org/a\n[2]: https://evil.example/b';

@@ -7,6 +7,9 @@ const MAY_START_LINK = /[<>:/@!`\\()]|\]\[|www\./iu;
 /** A blank line: where {@link undecidedFrom} starts a paragraph (the same expression). */
 const BLANK_LINE = /\n[ \t\r]*\n/gu;
 
+/** A word of letters and digits followed by spaces or tabs, and nothing else. */
+const PLAIN_LAST_WORD = /^[\p{L}\p{N}]+(?=[ \t]+$)/u;
+
 /** Characters of undecided text looked at on every delta; beyond, see `undecided`. */
 const LOOK_EVERY_DELTA_UP_TO = 4_096;
 
@@ -26,7 +29,10 @@ const GOES_ON = 'x';
  *   or e-mail autolink or a scheme, and the parser treats a word at the end of a paragraph
  *   differently from one that text follows; after a line break, the next line's first word
  *   too, since that line could still end the paragraph (a list item, a heading, an underline).
- *   Plain prose with `[n]` citations holds back nothing more;
+ *   A last word of letters and digits only, once spaces follow it, is whole and can only be
+ *   text: it is sent, and only the spaces are held back (so the first word of an answer goes
+ *   out without waiting for the second). Plain prose with `[n]` citations holds back nothing
+ *   more;
  * - from a `[` or `![` whose link, image or reference is not yet decided (no `]` yet, a `]` at
  *   the end, a `](` destination not yet closed, a `][` chain), from a backtick run not yet
  *   matched (a code span hides link syntax), from the line of a `<` (autolinks and raw HTML),
@@ -71,6 +77,12 @@ export class StreamSanitizer {
     this.text += delta;
     this.scan();
     let cut = this.undecided();
+    const word = this.plainWordEnd(cut);
+    if (word > this.sent && this.inert(word)) {
+      const inert = this.text.slice(this.sent, word);
+      this.sent = word;
+      return inert;
+    }
     if (cut > this.sent && this.inert(cut)) {
       const inert = this.text.slice(this.sent, cut);
       this.sent = cut;
@@ -103,6 +115,17 @@ export class StreamSanitizer {
     const segment = this.text.slice(this.sent, cut);
     const defined = this.definitionAt !== -1 && this.definitionAt + 2 <= cut;
     return !MAY_START_LINK.test(segment) && !defined;
+  }
+
+  /**
+   * The end of the last word when the text after `cut` is that word alone, of letters and
+   * digits only, and spaces after it: then it is whole and can be nothing but text, and only
+   * its spaces are held back (at the end of a paragraph they are not part of the answer).
+   * Otherwise `cut`.
+   */
+  private plainWordEnd(cut: number): number {
+    const word = PLAIN_LAST_WORD.exec(this.text.slice(cut));
+    return word === null ? cut : cut + word[0].length;
   }
 
   /** Finds the first `]:` and `<` in the text added since the last scan. */
