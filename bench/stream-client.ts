@@ -27,7 +27,13 @@ export type ClientTask =
       readonly target: Target;
       readonly count: number;
     }
-  | { readonly kind: 'sequential'; readonly target: Target; readonly count: number };
+  | {
+      /** Plain requests, `concurrency` at once, `rounds` times in a row. */
+      readonly kind: 'requests';
+      readonly target: Target;
+      readonly concurrency: number;
+      readonly rounds: number;
+    };
 
 /** What a run of streams answers: times in milliseconds. */
 export interface StreamsResult {
@@ -137,20 +143,27 @@ async function open(target: Target, count: number) {
   return collect(await Promise.all(Array.from({ length: count }, one)));
 }
 
-async function sequential(target: Target, count: number) {
+async function requests(target: Target, concurrency: number, rounds: number) {
   const latencies: number[] = [];
   let errors = 0;
-  for (let i = 0; i < count; i++) {
+  const one = async () => {
     const start = performance.now();
-    const response = await request(target.url, {
-      dispatcher: agent,
-      method: 'POST',
-      headers: { ...target.headers, 'content-type': 'application/json' },
-      body: JSON.stringify(target.body),
-    });
-    await response.body.dump();
+    try {
+      const response = await request(target.url, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { ...target.headers, 'content-type': 'application/json' },
+        body: JSON.stringify(target.body),
+      });
+      await response.body.dump();
+      if (response.statusCode !== 200) errors++;
+    } catch {
+      errors++;
+    }
     latencies.push(performance.now() - start);
-    if (response.statusCode !== 200) errors++;
+  };
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(Array.from({ length: concurrency }, one));
   }
   return { latencies, errors };
 }
@@ -161,7 +174,7 @@ process.on('message', (task: ClientTask) => {
       ? streams(task.target, task.concurrency, task.rounds)
       : task.kind === 'open'
         ? open(task.target, task.count)
-        : sequential(task.target, task.count);
+        : requests(task.target, task.concurrency, task.rounds);
   work.then(
     (result) => process.send?.({ result }),
     (error: unknown) => process.send?.({ failure: String(error) }),
