@@ -18,3 +18,20 @@ export type {
 } from './chat-model.js';
 export { DenseEmbedder } from './dense-embedder.js';
 export type { DenseEmbedderOptions } from './dense-embedder.js';
+export type { AzureDeployment } from './chat-model.js';
+
+// The model catalog: upstreams, their compliance attributes, and the logical models on them.
+export { loadCatalog } from './catalog/load-catalog.js';
+export type { LoadCatalogOptions } from './catalog/load-catalog.js';
+export { catalogFromEnvSettings } from './catalog/catalog-from-env.js';
+export type { EnvModelSettings } from './catalog/catalog-from-env.js';
+export { CatalogError } from './catalog/catalog-problems.js';
+export { UPSTREAM_KINDS } from './catalog/model-catalog.js';
+export type {
+  LogicalModel,
+  ModelCatalog,
+  ModelPurpose,
+  Upstream,
+  UpstreamAttributes,
+  UpstreamKind,
+} from './catalog/model-catalog.js';
