@@ -35,3 +35,30 @@ export type {
   UpstreamAttributes,
   UpstreamKind,
 } from './catalog/model-catalog.js';
+
+// Tenant compliance policies and the router that honours them.
+export {
+  DATA_CLASS_REQUIREMENTS,
+  effectiveRequirements,
+  mergePolicy,
+  policyVersion,
+} from './routing/tenant-policy.js';
+export type {
+  DataClass,
+  EffectiveRequirements,
+  PolicyRequirements,
+  TenantPolicy,
+} from './routing/tenant-policy.js';
+export { allowedModels, compliantUpstreams } from './routing/compliance.js';
+export { ModelRouter } from './routing/model-router.js';
+export type {
+  ModelRouterOptions,
+  RoutedAnswer,
+  RoutedChatRequest,
+  RoutedStream,
+  RoutedVectors,
+} from './routing/model-router.js';
+export { NoCompliantUpstreamError } from './routing/route-record.js';
+export type { AttemptOutcome, RouteAttempt, RouteRecord } from './routing/route-record.js';
+export type { BreakerSettings, BreakerState } from './routing/upstream-breakers.js';
+export type { FallbackReason } from './routing/upstream-failure.js';
