@@ -5,7 +5,6 @@ import {
   type LogicalModel,
   type ModelPurpose,
   type Upstream,
-  type UpstreamKind,
 } from './model-catalog.js';
 
 /** Defaults per purpose: chat as LLM_TIMEOUT_MS, embeddings as the embedder's own. */
@@ -89,7 +88,7 @@ function logicalModelOf(
 function upstreamOf(entry: UpstreamEntry): Upstream {
   return {
     id: entry.id,
-    kind: entry.kind as UpstreamKind,
+    kind: entry.kind,
     purpose: entry.purpose,
     baseUrl: entry.base_url,
     model: entry.model,

@@ -37,7 +37,7 @@ const upstreamEntry = z
     id: z
       .string({ error: invalid('must be a string') })
       .regex(UPSTREAM_ID, 'must be 1 to 128 letters, digits or . _ : / -'),
-    kind: z.enum(UPSTREAM_KINDS as [string, ...string[]], {
+    kind: z.enum(UPSTREAM_KINDS, {
       error: invalid(`must be one of ${UPSTREAM_KINDS.join(', ')}`),
     }),
     purpose: z.enum(['chat', 'embeddings'], { error: invalid('must be one of chat, embeddings') }),

@@ -1,15 +1,11 @@
+/** The upstream kinds, in the order error messages list them. */
+export const UPSTREAM_KINDS = ['openai', 'azure-openai', 'openai-compatible'] as const;
+
 /** The wire protocol dialect of an upstream: OpenAI, Azure OpenAI, or a compatible server. */
-export type UpstreamKind = 'openai' | 'azure-openai' | 'openai-compatible';
+export type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
 
 /** What an upstream or a logical model does. */
 export type ModelPurpose = 'chat' | 'embeddings';
-
-/** The upstream kinds, in the order error messages list them. */
-export const UPSTREAM_KINDS: readonly UpstreamKind[] = [
-  'openai',
-  'azure-openai',
-  'openai-compatible',
-];
 
 /**
  * What a tenant policy can require of an upstream. Absent from the catalog, each takes its
