@@ -17,11 +17,11 @@ const invalid =
 
 const positiveInt = (max: number) =>
   z
-    .number()
+    .number({ error: invalid('must be a number') })
     .int('must be an integer')
     .min(1, 'must be at least 1')
     .max(max, `must be at most ${max}`);
-const price = z.number().min(0, 'must not be negative');
+const price = z.number({ error: invalid('must be a number') }).min(0, 'must not be negative');
 const text = z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters');
 
 const baseUrl = z
@@ -58,7 +58,12 @@ const upstreamEntry = z
     context_tokens: positiveInt(10_000_000).optional(),
     dimensions: positiveInt(65_536).optional(),
     timeout_ms: positiveInt(600_000).optional(),
-    max_retries: z.number().int('must be an integer').min(0).max(10).optional(),
+    max_retries: z
+      .number({ error: invalid('must be a number') })
+      .int('must be an integer')
+      .min(0, 'must not be negative')
+      .max(10, 'must be at most 10')
+      .optional(),
     rate_limit: z.strictObject({ requests_per_minute: positiveInt(10_000_000) }).optional(),
   })
   .superRefine((entry, context) => {
@@ -119,8 +124,8 @@ export function keyValueProblems(entry: unknown): { field: string; message: stri
       problems.push({
         field,
         message:
-          'a key must never be written in the file; name its environment variable ' +
-          '(api_key_env) or file (api_key_file)',
+          'must not be in the file: name the environment variable (api_key_env) or the ' +
+          'file (api_key_file) that holds the key',
       });
     } else if (typeof value === 'string' && KEY_VALUE.test(value)) {
       problems.push({ field, message: 'holds what looks like a key, which the file must not' });

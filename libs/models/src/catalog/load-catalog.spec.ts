@@ -184,8 +184,8 @@ describe('loadCatalog', () => {
   it('refuses a key written in the file, and never repeats it', () => {
     const problems = problemsOf(withUpstream(0, { api_key: KEY, api_key_env: undefined }));
     expect(problems).toEqual([
-      'MODELS_FILE: upstreams[0] "openai-us": api_key a key must never be written in the file; ' +
-        'name its environment variable (api_key_env) or file (api_key_file)',
+      'MODELS_FILE: upstreams[0] "openai-us": api_key must not be in the file: name the ' +
+        'environment variable (api_key_env) or the file (api_key_file) that holds the key',
     ]);
     const inVariable = problemsOf(withUpstream(0, { api_key_env: KEY }));
     expect(inVariable).toHaveLength(1);
@@ -204,6 +204,9 @@ describe('loadCatalog', () => {
     expect(problemsOf(withUpstream(2, { base_url: undefined, colour: 'red' }))).toEqual([
       'MODELS_FILE: upstreams[2] "local-embed": base_url is required',
       'MODELS_FILE: upstreams[2] "local-embed": colour is not a field of upstreams',
+    ]);
+    expect(problemsOf(withUpstream(2, { dimensions: 'wide' }))).toEqual([
+      'MODELS_FILE: upstreams[2] "local-embed": dimensions must be a number',
     ]);
     expect(problemsOf(withUpstream(2, { dimensions: undefined, context_tokens: 1000 }))).toEqual([
       'MODELS_FILE: upstreams[2] "local-embed": dimensions is required for purpose embeddings',
