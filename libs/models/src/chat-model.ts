@@ -1,6 +1,6 @@
 import { IsogateError, WaitClock } from '@isogate/isolation';
-import OpenAI from 'openai';
-import { bufferedFetch, streamingFetch } from './model-fetch.js';
+import OpenAI, { AzureOpenAI } from 'openai';
+import { bufferedFetch, streamingFetch, type FetchLike } from './model-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/chat/completions` endpoint. */
 export interface ChatModelOptions {
@@ -12,6 +12,14 @@ export interface ChatModelOptions {
   readonly timeoutMs: number;
   /** Retries on 408/409/429/5xx and connection errors, with the client's own backoff. */
   readonly maxRetries: number;
+  /** Set for Azure OpenAI's deployment API: `baseURL` is then the resource's `/openai` URL. */
+  readonly azure?: AzureDeployment;
+}
+
+/** An Azure OpenAI deployment: its name (placed in the request path) and the API version. */
+export interface AzureDeployment {
+  readonly deployment: string;
+  readonly apiVersion: string;
 }
 
 /** A function call the model asked for (or, in the conversation, had asked for). */
@@ -162,8 +170,8 @@ export class ChatModel {
       project: null,
       logLevel: 'off',
     } as const;
-    this.client = new OpenAI({ ...settings, fetch: bufferedFetch() });
-    this.streamingClient = new OpenAI({ ...settings, fetch: streamingFetch() });
+    this.client = openAiClient(settings, bufferedFetch(), options.azure);
+    this.streamingClient = openAiClient(settings, streamingFetch(), options.azure);
   }
 
   /**
@@ -263,6 +271,33 @@ export class ChatModel {
     }
     if (!finished) throw failed(new Error('the stream ended before the answer was finished'));
   }
+}
+
+/** The settings every client of the lib is built with. */
+interface ClientSettings {
+  readonly baseURL: string;
+  readonly apiKey: string;
+  readonly timeout: number;
+  readonly maxRetries: number;
+  readonly organization: null;
+  readonly project: null;
+  readonly logLevel: 'off';
+}
+
+/** The `openai` client for `settings`, Azure's when a deployment is given. */
+export function openAiClient(
+  settings: ClientSettings,
+  fetch: FetchLike,
+  azure: AzureDeployment | undefined,
+): OpenAI {
+  if (azure === undefined) return new OpenAI({ ...settings, fetch });
+  // Both explicit, so the client reads no OPENAI_API_VERSION or AZURE_OPENAI_* variable.
+  return new AzureOpenAI({
+    ...settings,
+    fetch,
+    deployment: azure.deployment,
+    apiVersion: azure.apiVersion,
+  });
 }
 
 /** Aborts its signal when `restart` has not been called for `ms`. */

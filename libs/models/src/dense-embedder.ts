@@ -1,5 +1,6 @@
 import { IsogateError } from '@isogate/isolation';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
+import { openAiClient, type AzureDeployment } from './chat-model.js';
 import { bufferedFetch } from './model-fetch.js';
 
 /** Where and how to reach an OpenAI-compatible `/embeddings` endpoint. */
@@ -17,6 +18,8 @@ export interface DenseEmbedderOptions {
   readonly maxRetries?: number;
   /** Time limit per attempt in milliseconds (default 30,000). */
   readonly timeoutMs?: number;
+  /** Set for Azure OpenAI's deployment API: `baseURL` is then the resource's `/openai` URL. */
+  readonly azure?: AzureDeployment;
 }
 
 const DEFAULT_BATCH_SIZE = 64;
@@ -64,18 +67,21 @@ export class DenseEmbedder {
     this.dimensions = options.dimensions;
     this.model = options.model;
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    this.client = new OpenAI({
-      baseURL: options.baseURL,
-      apiKey: options.apiKey ?? PLACEHOLDER_API_KEY,
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
-      // Set explicitly so the client does not take them from OPENAI_* environment variables:
-      // configuration is read once, by the gateway's config.
-      organization: null,
-      project: null,
-      logLevel: 'off',
-      fetch: bufferedFetch(),
-    });
+    this.client = openAiClient(
+      {
+        baseURL: options.baseURL,
+        apiKey: options.apiKey ?? PLACEHOLDER_API_KEY,
+        timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
+        // Set explicitly so the client does not take them from OPENAI_* environment variables:
+        // configuration is read once, by the gateway's config.
+        organization: null,
+        project: null,
+        logLevel: 'off',
+      },
+      bufferedFetch(),
+      options.azure,
+    );
   }
 
   /**

@@ -39,6 +39,7 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
     case 'token_quota_exceeded':
       return { status: 429, type: 'rate_limit_error' };
     case 'store_unavailable':
+    case 'no_compliant_upstream':
       return { status: 503, type: 'service_unavailable_error' };
     case 'upstream_error':
       return { status: 502, type: 'api_error' };

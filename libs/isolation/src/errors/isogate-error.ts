@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'upstream_timeout',
   'client_closed_request',
   'store_unavailable',
+  'no_compliant_upstream',
   'internal_error',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
