@@ -257,12 +257,13 @@ describe('chat completions', () => {
     expect(String(sent.user)).not.toContain(a.id);
   });
 
-  it('answers 502 and 504 for a failing or slow model, audited, with nothing cached', async () => {
+  it('answers 503 when its one model upstream fails or is slow, audited with the attempt, with nothing cached', async () => {
     const question = ask(`${QUESTION} (upstream)`);
     llm.failNext(1, 500);
+    // With no other upstream to fall back to, none is left (docs/API.md, model routing).
     const failed = await chat(a.user, question);
-    expect(failed.status).toBe(502);
-    expect(failed.body).toMatchObject({ error: { code: 'upstream_error' } });
+    expect(failed.status).toBe(503);
+    expect(failed.body).toMatchObject({ error: { code: 'no_compliant_upstream' } });
     expect(JSON.stringify(failed.body)).not.toContain('failure injected');
     const slowGateway = await startGateway(
       testConfig({
@@ -280,15 +281,19 @@ describe('chat completions', () => {
     try {
       llm.delayChat(2_000);
       const slow = await chat(a.user, question, slowGateway.url);
-      expect(slow.status).toBe(504);
-      expect(slow.body).toMatchObject({ error: { code: 'upstream_timeout' } });
+      expect(slow.status).toBe(503);
+      expect(slow.body).toMatchObject({ error: { code: 'no_compliant_upstream' } });
       llm.delayChat(0);
       const down = await chat(a.user, question, deadGateway.url);
-      expect(down.status).toBe(502);
+      expect(down.status).toBe(503);
       const events = await chainEvents(owner, { tenantId: a.id });
-      for (const response of [failed, slow, down]) {
+      const outcomes = ['server_error', 'timeout', 'connection_error'];
+      for (const [i, response] of [failed, slow, down].entries()) {
         const event = events.find((e) => e.id === response.headers.get('x-audit-event-id'));
-        expect(event).toMatchObject({ status: response.status, outcome: 'error' });
+        expect(event).toMatchObject({ status: 503, outcome: 'error' });
+        expect(event?.details).toMatchObject({
+          route: { attempts: [{ upstream: 'llm:test-chat', outcome: outcomes[i] }] },
+        });
       }
     } finally {
       llm.delayChat(0);

@@ -63,6 +63,7 @@ describe('tenant control plane', () => {
       pii: 'pseudonymize',
       pii_patterns: [],
       images: false,
+      policy: {},
       created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect((await call(await tenantToken(id), 'GET', '/v1/models')).status).toBe(200);

@@ -101,6 +101,30 @@ export function tenantBody(t: FuzzTargets): Body {
       retention_days: fieldValue(fc.integer({ min: -1, max: 40_000 })),
       pii: fieldValue(fc.constantFrom('off', 'redact', 'pseudonymize')),
       pii_patterns: fieldValue(patterns),
+      images: fieldValue(fc.boolean()),
+      policy: fieldValue(policyBody()),
+    },
+    optional,
+  );
+}
+
+/** A model policy: `PUT /v1/msp/policy`, and `policy` of a tenant. */
+export function policyBody(): Body {
+  const labels = fc.array(fc.oneof(fc.constantFrom('us-east', 'hipaa'), hostileString()), {
+    maxLength: 3,
+  });
+  return fc.record(
+    {
+      data_class: fieldValue(fc.constantFrom('phi', 'pci', 'internal', 'public', 'secret')),
+      allowed_regions: fieldValue(labels),
+      require: fieldValue(
+        fc.record(
+          { baa: anyValue(), zero_retention: anyValue(), certifications: fieldValue(labels) },
+          optional,
+        ),
+      ),
+      models: fieldValue(labels),
+      default_model: fieldValue(hostileString()),
     },
     optional,
   );

@@ -6,6 +6,7 @@ import {
   queryString,
   rawBody,
   retrieveBody,
+  policyBody,
   tenantBody,
   type Body,
 } from './fuzz-bodies.js';
@@ -124,6 +125,19 @@ const ROUTE_SHAPES: readonly RouteShape[] = [
   },
   { method: 'GET', template: '/v1/documents/:id', role: 'user', path: withId('/v1/documents/') },
   { method: 'GET', template: '/v1/models', role: 'user', path: withQuery('/v1/models', []) },
+  {
+    method: 'GET',
+    template: '/v1/msp/policy',
+    role: 'operator',
+    path: withQuery('/v1/msp/policy', []),
+  },
+  {
+    method: 'PUT',
+    template: '/v1/msp/policy',
+    role: 'operator',
+    path: fixed('/v1/msp/policy'),
+    body: () => policyBody(),
+  },
   { method: 'GET', template: '/v1/tenants', role: 'operator', path: withQuery('/v1/tenants', []) },
   { method: 'GET', template: '/v1/tenants/:id', role: 'operator', path: withId('/v1/tenants/') },
   {

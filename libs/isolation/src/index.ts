@@ -23,6 +23,7 @@ export { toTenantRecord, TENANT_COLUMNS } from './lifecycle/tenant-record.js';
 export type {
   TenantQuotas,
   PiiMode,
+  ModelPolicy,
   TenantStatus,
   TenantRecord,
   NewTenant,
@@ -87,6 +88,8 @@ export { TenantsRepository } from './repositories/tenants-repository.js';
 export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-repository.js';
 
 // tenant state
+export { MspPolicyRepository } from './repositories/msp-policy-repository.js';
+export type { MspPolicyRecord } from './repositories/msp-policy-repository.js';
 export { TenantStateReader } from './repositories/tenant-state.js';
 export type { TenantState } from './repositories/tenant-state.js';
 export { TenantStateCache, TENANT_STATE_TTL_MS } from './repositories/tenant-state-cache.js';

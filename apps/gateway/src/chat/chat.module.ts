@@ -5,7 +5,6 @@ import { DocumentsModule } from '../documents/documents.module.js';
 import { QuotaModule } from '../quota/quota.module.js';
 import { RetrievalModule } from '../retrieval/retrieval.module.js';
 import { ChatCache } from './chat-cache.js';
-import { chatModelProvider } from './chat-model.provider.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { StreamAudit } from './stream-audit.js';
@@ -14,6 +13,6 @@ import { StreamAudit } from './stream-audit.js';
 @Module({
   imports: [AuthModule, AuditModule, DocumentsModule, QuotaModule, RetrievalModule],
   controllers: [ChatController],
-  providers: [ChatService, ChatCache, StreamAudit, chatModelProvider],
+  providers: [ChatService, ChatCache, StreamAudit],
 })
 export class ChatModule {}

@@ -7,10 +7,18 @@ import {
   type InteractionChunk,
 } from '@isogate/audit';
 import { countTokens } from '@isogate/embeddings';
-import type { ChatModel, ChatModelRequest, ToolCall } from '@isogate/models';
-import { applyPii, IsogateError, TenantContext, TenantKeys } from '@isogate/isolation';
+import {
+  policyVersion,
+  type ChatModelDelta,
+  type ChatModelRequest,
+  type RouteRecord,
+  type RoutedChatRequest,
+  type TenantPolicy,
+  type ToolCall,
+} from '@isogate/models';
+import { applyPii, TenantContext, TenantKeys } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig, ModelConfig } from '../config/config.js';
+import type { AppConfig } from '../config/config.js';
 import { TenantSettings } from '../documents/tenant-settings.js';
 import { QuotaService } from '../quota/quota.service.js';
 import { RetrievalService } from '../retrieval/retrieval.service.js';
@@ -28,7 +36,7 @@ import {
   type ModelOptions,
 } from './chat-request.js';
 import { buildContextWindow, renderPassage, type ContextWindow } from './context-window.js';
-import { CHAT_MODEL } from './chat-model.provider.js';
+import { ModelRouting } from '../models/model-routing.js';
 
 /** Characters of the latest user message used as the retrieval query. */
 const MAX_QUERY_CHARS = 4_000;
@@ -40,21 +48,17 @@ const MAX_QUERY_CHARS = 4_000;
  */
 @Injectable()
 export class ChatService {
-  readonly #models: ReadonlyMap<string, ModelConfig>;
-
   constructor(
     @Inject(RetrievalService) private readonly retrieval: RetrievalService,
     @Inject(TenantSettings) private readonly settings: TenantSettings,
     @Inject(TenantKeys) private readonly keys: TenantKeys,
     @Inject(InteractionLog) private readonly interactions: InteractionLog,
     @Inject(ChatCache) private readonly cache: ChatCache,
-    @Inject(CHAT_MODEL) private readonly model: ChatModel | null,
+    @Inject(ModelRouting) private readonly routing: ModelRouting,
     @Inject(QuotaService) private readonly quota: QuotaService,
     @Inject(StreamAudit) private readonly streams: StreamAudit,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    this.#models = new Map(config.llm.models.map((m) => [m.id, m]));
-  }
+  ) {}
 
   /** The answer to `body` for the current caller; `signal` aborts when the caller leaves. */
   async answer(body: ChatRequest, signal: AbortSignal): Promise<Answer> {
@@ -72,8 +76,10 @@ export class ChatService {
   async stream(body: ChatRequest, signal: AbortSignal): Promise<Answer | LiveAnswer> {
     const prepared = await this.prepare(body);
     if (prepared.hit !== undefined) return prepared.hit;
-    if (this.model === null) return this.deliver(prepared, await this.generate(prepared, signal));
-    return this.live(this.model, prepared, signal);
+    if (!this.routing.generates) {
+      return this.deliver(prepared, await this.generate(prepared, signal));
+    }
+    return this.live(prepared, signal);
   }
 
   /**
@@ -82,15 +88,10 @@ export class ChatService {
    * retrieved and the context window built.
    */
   private async prepare(body: ChatRequest): Promise<Prepared> {
-    const model = this.#models.get(body.model);
-    if (model === undefined) {
-      throw new IsogateError(
-        'model_not_found',
-        `The model "${body.model.slice(0, 200)}" is not offered; see GET /v1/models`,
-      );
-    }
-    const { pii, images } = await this.settings.current();
-    assertHonoured(body, this.model !== null, images);
+    const { pii, images, policy } = await this.settings.current();
+    // A model the tenant's policy does not allow is not found, like one that does not exist.
+    const model = this.routing.chatModel(body.model, policy);
+    assertHonoured(body, this.routing.generates, images);
     const maxTokens =
       body.max_completion_tokens ?? body.max_tokens ?? this.config.llm.maxOutputTokens;
     // The tenant's PII rules apply to what is sent to the model, as to what is stored.
@@ -142,6 +143,7 @@ export class ChatService {
     return {
       hit: undefined,
       model: model.id,
+      policy,
       maxTokens,
       sampling,
       options,
@@ -174,23 +176,29 @@ export class ChatService {
    * stream ends, however it ends, its end goes on record, the tokens are charged, and a whole
    * answer is cached.
    */
-  private async live(
-    model: ChatModel,
-    prepared: Generating,
-    signal: AbortSignal,
-  ): Promise<LiveAnswer> {
+  private async live(prepared: Generating, signal: AbortSignal): Promise<LiveAnswer> {
     const { window, prompt, chunks, cached } = prepared;
     const started = this.streams.started(
       prepared.model,
       prompt,
       chunks,
       cached === undefined ? 'off' : 'miss',
+      policyVersion(prepared.policy),
     );
     const request = await this.modelRequest(prepared);
+    // The upstream is chosen when the stream starts (after the start event): the route goes
+    // with the end event.
+    let route: RouteRecord | undefined;
+    const routing = this.routing;
+    async function* deltas(): AsyncGenerator<ChatModelDelta> {
+      const opened = await routing.stream(prepared.model, prepared.policy, request, signal);
+      route = opened.route;
+      yield* opened.deltas;
+    }
     return {
       linkHosts: this.config.llm.linkHosts,
       mayProceed: () => started.mayProceed(signal),
-      deltas: () => model.stream(request, signal),
+      deltas,
       finish: async (result) => {
         const answer: CachedAnswer = {
           text: result.text,
@@ -211,6 +219,7 @@ export class ChatService {
         try {
           await this.streams.completed(started, {
             result,
+            route,
             answer: recordedAnswer(answer),
             promptTokens: answer.promptTokens,
             completionTokens: answer.completionTokens,
@@ -234,7 +243,7 @@ export class ChatService {
   /** The model's answer (or the extractive one, without a model), links removed, charged. */
   private async generate(prepared: Generating, signal: AbortSignal): Promise<CachedAnswer> {
     const { window, prompt, chunks } = prepared;
-    if (this.model === null) {
+    if (!this.routing.generates) {
       const text = removeForeignLinks(extractiveText(window.passages), this.config.llm.linkHosts);
       return {
         text,
@@ -251,7 +260,13 @@ export class ChatService {
         chunks,
       };
     }
-    const reply = await this.model.complete(await this.modelRequest(prepared), signal);
+    const request = await this.modelRequest(prepared);
+    const { answer: reply } = await this.routing.complete(
+      prepared.model,
+      prepared.policy,
+      request,
+      signal,
+    );
     const text = removeForeignLinks(reply.text, this.config.llm.linkHosts);
     const answer: CachedAnswer = {
       text,
@@ -271,9 +286,8 @@ export class ChatService {
   }
 
   /** What the model is asked, as the prepared request says. */
-  private async modelRequest(prepared: Generating): Promise<ChatModelRequest> {
+  private async modelRequest(prepared: Generating): Promise<RoutedChatRequest> {
     return {
-      model: prepared.model,
       messages: prepared.window.messages,
       maxTokens: prepared.maxTokens,
       ...prepared.sampling,
@@ -313,6 +327,8 @@ export class ChatService {
 interface Generating {
   readonly hit: undefined;
   readonly model: string;
+  /** The model policy in force for the tenant. */
+  readonly policy: TenantPolicy;
   readonly maxTokens: number;
   readonly sampling: Sampling;
   readonly options: ModelOptions;
@@ -338,7 +354,7 @@ function recordedAnswer(answer: {
 }
 
 type Sampling = Pick<
-  Parameters<ChatModel['complete']>[0],
+  ChatModelRequest,
   'temperature' | 'topP' | 'stop' | 'presencePenalty' | 'frequencyPenalty' | 'seed'
 >;
 

@@ -9,6 +9,7 @@ import {
   type InteractionChunk,
 } from '@isogate/audit';
 import { IsogateError, TenantContext, type CallerContext } from '@isogate/isolation';
+import type { RouteRecord } from '@isogate/models';
 import type { StreamResult } from './chat-stream.js';
 
 /** The action of the event that starts a streamed answer (the request's own event). */
@@ -63,6 +64,8 @@ export class StartedStream {
 /** The answer of a stream as it goes on record. */
 export interface StreamRecord {
   readonly result: StreamResult;
+  /** The upstream that answered and the fallbacks on the way, once one was chosen. */
+  readonly route: RouteRecord | undefined;
   /** The answer as the interaction keeps it (the text, or the text and tool calls as JSON). */
   readonly answer: string;
   readonly promptTokens: number;
@@ -91,12 +94,20 @@ export class StreamAudit {
     prompt: string,
     chunks: readonly InteractionChunk[],
     cache: 'miss' | 'off',
+    policyVersion: string,
   ): StartedStream {
     const scope = AuditScope.require();
     const caller = TenantContext.require();
     if (caller.kind !== 'tenant') throw new IsogateError('forbidden', 'Chat needs a tenant');
     scope.action = CHAT_STARTED;
-    scope.annotate({ model, stream: true, cache, prompt_sha256: sha256Hex(prompt), chunks });
+    scope.annotate({
+      model,
+      stream: true,
+      cache,
+      prompt_sha256: sha256Hex(prompt),
+      chunks,
+      policy_version: policyVersion,
+    });
     const started = new StartedStream(scope.eventId, caller, model, prompt, chunks);
     scope.afterCommit(async () => started.settle(true));
     scope.ifRefused(() => started.settle(false));
@@ -144,6 +155,7 @@ export class StreamAudit {
         finish_reason: result.finishReason,
         answer_sha256: sha256Hex(record.answer),
         usage: { prompt_tokens: record.promptTokens, completion_tokens: record.completionTokens },
+        ...(record.route !== undefined ? { route: record.route } : {}),
       },
       tenant_id: null,
     };

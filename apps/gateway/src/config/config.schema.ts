@@ -70,6 +70,8 @@ export const envSchema = z.object({
 
   LLM_BASE_URL: url(['http', 'https']).optional(),
   LLM_API_KEY: z.string().min(1).optional(),
+  /** The model catalog (YAML or JSON): upstreams, their attributes, logical models. */
+  MODELS_FILE: z.string().min(1).optional(),
   LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
   /** The default model's context window in tokens. */
   LLM_CONTEXT_TOKENS: z.coerce.number().int().min(1024).max(10_000_000).default(8192),

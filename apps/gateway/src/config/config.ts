@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import {
+  CatalogError,
+  catalogFromEnvSettings,
+  loadCatalog,
+  type LogicalModel,
+  type ModelCatalog,
+} from '@isogate/models';
 import { z } from 'zod';
 import { envSchema, type Env, type JwtAlgorithm } from './config.schema.js';
 import type { EnvSource } from './env-source.js';
@@ -77,6 +84,15 @@ export interface EmbeddingsConfig {
   readonly model: string;
   readonly dimensions: number | undefined;
 }
+/**
+ * The model upstreams and logical models: from MODELS_FILE, or else the LLM_* and EMBEDDINGS_*
+ * endpoints as a catalog of one upstream per model, whose attributes are unknown.
+ */
+export interface ModelsConfig {
+  readonly catalog: ModelCatalog;
+  /** The embeddings model every tenant's vectors come from (the catalog's first), if any. */
+  readonly embeddings: LogicalModel | undefined;
+}
 export interface QuotaConfig {
   /** How long a request waits for its quota in Redis before per-process limits apply. */
   readonly redisTimeoutMs: number;
@@ -96,6 +112,7 @@ export interface AppConfig {
   readonly audit: AuditConfig;
   readonly llm: LlmConfig;
   readonly embeddings: EmbeddingsConfig;
+  readonly models: ModelsConfig;
   readonly quota: QuotaConfig;
 }
 
@@ -130,7 +147,35 @@ export function buildConfig(source: EnvSource): AppConfig {
   problems.push(...crossFieldProblems(env));
   const masterKey = readMasterKey(env, problems);
   if (problems.length > 0 || masterKey === undefined) throw new ConfigError(problems);
-  return toAppConfig(env, masterKey);
+  const config = toAppConfig(env, masterKey);
+  const catalog = readCatalog(env, source, config, problems);
+  if (catalog === undefined) throw new ConfigError(problems);
+  const embeddings = catalog.models.find((model) => model.purpose === 'embeddings');
+  return { ...config, models: { catalog, embeddings } };
+}
+
+/** The catalog of MODELS_FILE (its problems named entry by entry), or of the LLM_* settings. */
+function readCatalog(
+  env: Env,
+  source: EnvSource,
+  config: Omit<AppConfig, 'models'>,
+  problems: string[],
+): ModelCatalog | undefined {
+  if (env.MODELS_FILE === undefined) return catalogFromEnvSettings(config);
+  let text: string;
+  try {
+    text = readFileSync(env.MODELS_FILE, 'utf8');
+  } catch {
+    problems.push('MODELS_FILE: cannot be read');
+    return undefined;
+  }
+  try {
+    return loadCatalog(text, source);
+  } catch (error) {
+    if (!(error instanceof CatalogError)) throw error;
+    problems.push(...error.problems);
+    return undefined;
+  }
 }
 
 /** LLM_MODEL with its window first, then the other LLM_MODELS entries (a repeat of it ignored). */
@@ -233,7 +278,7 @@ function auditConfigOf(env: Env): AuditConfig {
   };
 }
 
-function toAppConfig(env: Env, masterKey: Buffer): AppConfig {
+function toAppConfig(env: Env, masterKey: Buffer): Omit<AppConfig, 'models'> {
   return {
     server: { mode: env.NODE_ENV, host: env.HOST, port: env.PORT, logLevel: env.LOG_LEVEL },
     database: {

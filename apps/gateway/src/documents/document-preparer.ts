@@ -11,8 +11,7 @@ import {
   LEXICAL_VERSION,
   lexicalText,
 } from '@isogate/embeddings';
-import { DenseEmbedder } from '@isogate/models';
-import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
+import { DENSE_EMBEDDER, type Embedder } from '../embeddings/embeddings.module.js';
 import type { IndexedChunk, IndexedDocument, MetadataValue } from './document-index.js';
 import type { CreateDocumentBody } from './document.schemas.js';
 
@@ -37,7 +36,7 @@ export interface PreparedDocument {
 export class DocumentPreparer {
   constructor(
     @Inject(TenantKeys) private readonly keys: TenantKeys,
-    @Inject(DENSE_EMBEDDER) private readonly embedder: DenseEmbedder | null,
+    @Inject(DENSE_EMBEDDER) private readonly embedder: Embedder | null,
   ) {}
 
   async prepare(id: string, body: CreateDocumentBody, pii: PiiPolicy): Promise<PreparedDocument> {

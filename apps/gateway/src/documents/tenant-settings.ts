@@ -6,6 +6,8 @@ import {
   type PiiPolicy,
   type TenantState,
 } from '@isogate/isolation';
+import type { TenantPolicy } from '@isogate/models';
+import { policyOf } from '../models/model-routing.js';
 
 /** Documents a tenant may hold when its quotas name no limit. */
 export const DEFAULT_MAX_DOCUMENTS = 1_000_000;
@@ -19,6 +21,8 @@ export interface DocumentSettings {
   readonly maxDocumentBytes: number;
   /** Whether chat requests may carry image parts (the operator's choice; off by default). */
   readonly images: boolean;
+  /** The model policy in force: the MSP's default with the tenant's own added to it. */
+  readonly policy: TenantPolicy;
 }
 
 /**
@@ -61,6 +65,7 @@ export class TenantSettings {
       maxDocuments: state?.quotas.max_documents ?? DEFAULT_MAX_DOCUMENTS,
       maxDocumentBytes: state?.quotas.max_document_bytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
       images: state?.images ?? false,
+      policy: policyOf(state),
     };
   }
 }

@@ -1,39 +1,82 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { DenseEmbedder } from '@isogate/models';
+import { AuditScope } from '@isogate/audit';
+import { TenantStateCache } from '@isogate/isolation';
+import { DenseEmbedder, type LogicalModel } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
+import { ModelRouting, policyOf } from '../models/model-routing.js';
 
-/** Injection token of the dense embedder, or `null` when no embeddings endpoint is configured. */
+/** Injection token of the dense embedder, or `null` when no embeddings model is configured. */
 export const DENSE_EMBEDDER = Symbol('DENSE_EMBEDDER');
 
+/** Dense vectors of the current tenant's texts. */
+export interface Embedder {
+  /** The length of every vector `embed` returns. */
+  readonly dimensions: number;
+  embed(texts: readonly string[]): Promise<number[][]>;
+}
+
 /**
- * Dense embeddings through any OpenAI-compatible endpoint, when `EMBEDDINGS_BASE_URL` is set;
- * BM25 alone (computed by Qdrant) otherwise. The endpoint's dimensions are checked at start:
- * vectors of another size would be refused by every tenant collection.
+ * The catalog's embeddings model, each call sent to an upstream of it that the current tenant's
+ * policy allows (its requirements; the allow-list of models is for the models clients ask
+ * for), so a tenant's text never reaches an embeddings endpoint its policy does not allow. The
+ * route goes on the request's audit event.
+ * @throws IsogateError `no_compliant_upstream` (503) when none is allowed or all failed.
+ */
+class RoutedEmbedder implements Embedder {
+  constructor(
+    private readonly routing: ModelRouting,
+    private readonly model: LogicalModel,
+    private readonly states: TenantStateCache,
+  ) {}
+
+  get dimensions(): number {
+    return this.model.dimensions ?? 0;
+  }
+
+  async embed(texts: readonly string[]): Promise<number[][]> {
+    const state = await this.states.current();
+    // The allow-list names the models clients ask for; the embeddings model is the gateway's.
+    const policy = { ...policyOf(state), models: undefined };
+    const { vectors, route } = await this.routing.router.embed(this.model.name, policy, texts);
+    AuditScope.annotate({ embeddings_route: route });
+    return vectors;
+  }
+}
+
+/**
+ * Dense embeddings through the catalog's embeddings model (MODELS_FILE, or EMBEDDINGS_BASE_URL
+ * as a one-upstream catalog); BM25 alone (computed by Qdrant) without one. Without a
+ * MODELS_FILE, the endpoint's dimensions are checked at start: vectors of another size would be
+ * refused by every tenant collection (a catalog's upstreams are checked against each other).
  */
 @Global()
 @Module({
   providers: [
     {
       provide: DENSE_EMBEDDER,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig): DenseEmbedder | null =>
-        c.embeddings.baseUrl === undefined || c.embeddings.dimensions === undefined
+      inject: [APP_CONFIG, ModelRouting, TenantStateCache],
+      useFactory: (c: AppConfig, routing: ModelRouting, states: TenantStateCache) =>
+        c.models.embeddings === undefined
           ? null
-          : new DenseEmbedder({
-              baseURL: c.embeddings.baseUrl,
-              model: c.embeddings.model,
-              dimensions: c.embeddings.dimensions,
-              ...(c.embeddings.apiKey !== undefined ? { apiKey: c.embeddings.apiKey } : {}),
-            }),
+          : new RoutedEmbedder(routing, c.models.embeddings, states),
     },
   ],
   exports: [DENSE_EMBEDDER],
 })
 export class EmbeddingsModule implements OnApplicationBootstrap {
-  constructor(@Inject(DENSE_EMBEDDER) private readonly embedder: DenseEmbedder | null) {}
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.embedder?.check();
+    const { embeddings } = this.config;
+    if (embeddings.baseUrl === undefined || embeddings.dimensions === undefined) return;
+    if (this.config.models.embeddings?.name !== embeddings.model) return;
+    await new DenseEmbedder({
+      baseURL: embeddings.baseUrl,
+      model: embeddings.model,
+      dimensions: embeddings.dimensions,
+      maxRetries: 0,
+      ...(embeddings.apiKey !== undefined ? { apiKey: embeddings.apiKey } : {}),
+    }).check();
   }
 }

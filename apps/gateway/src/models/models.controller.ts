@@ -1,8 +1,8 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { TenantStateCache } from '@isogate/isolation';
 import { Roles } from '../auth/decorators.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/config.js';
+import { ModelRouting, policyOf } from './model-routing.js';
 
 /** One model, shaped as OpenAI's `GET /v1/models` lists it. */
 export interface ModelEntry {
@@ -16,22 +16,24 @@ export interface ModelEntry {
 @ApiBearerAuth()
 @Controller('v1/models')
 export class ModelsController {
-  readonly #models: ModelEntry[];
+  readonly #created = Math.floor(Date.now() / 1000);
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const created = Math.floor(Date.now() / 1000);
-    this.#models = config.llm.models.map(({ id }) => ({
-      id,
-      object: 'model',
-      created,
-      owned_by: 'isogate',
-    }));
-  }
+  constructor(
+    @Inject(ModelRouting) private readonly routing: ModelRouting,
+    @Inject(TenantStateCache) private readonly states: TenantStateCache,
+  ) {}
 
   @Get()
   @Roles('user', 'admin')
-  @ApiOperation({ summary: 'The models the gateway offers' })
-  list(): { object: 'list'; data: ModelEntry[] } {
-    return { object: 'list', data: this.#models };
+  @ApiOperation({ summary: "The models the caller's tenant may use" })
+  async list(): Promise<{ object: 'list'; data: ModelEntry[] }> {
+    const policy = policyOf(await this.states.current());
+    const data = this.routing.chatModels(policy).map(({ id }) => ({
+      id,
+      object: 'model' as const,
+      created: this.#created,
+      owned_by: 'isogate',
+    }));
+    return { object: 'list', data };
   }
 }

@@ -1,5 +1,8 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { ModelRouting } from './model-routing.js';
 import { ModelsController } from './models.controller.js';
 
-@Module({ controllers: [ModelsController] })
+/** The model catalog, the routing by tenant policy, and `GET /v1/models`. */
+@Global()
+@Module({ controllers: [ModelsController], providers: [ModelRouting], exports: [ModelRouting] })
 export class ModelsModule {}

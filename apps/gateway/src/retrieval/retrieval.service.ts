@@ -10,10 +10,9 @@ import {
   type VectorHit,
 } from '@isogate/isolation';
 import { lexicalText } from '@isogate/embeddings';
-import type { DenseEmbedder } from '@isogate/models';
 import { METADATA_INDEX_FIELD } from '../documents/document-index.js';
 import { TenantSettings } from '../documents/tenant-settings.js';
-import { DENSE_EMBEDDER } from '../embeddings/embeddings.module.js';
+import { DENSE_EMBEDDER, type Embedder } from '../embeddings/embeddings.module.js';
 import { GraphExpansion } from './graph-expansion.js';
 import {
   MAX_TOP_K,
@@ -56,7 +55,7 @@ export class RetrievalService {
     @Inject(TenantKeys) private readonly keys: TenantKeys,
     @Inject(TenantSettings) private readonly settings: TenantSettings,
     @Inject(GraphExpansion) private readonly graph: GraphExpansion,
-    @Inject(DENSE_EMBEDDER) private readonly embedder: DenseEmbedder | null,
+    @Inject(DENSE_EMBEDDER) private readonly embedder: Embedder | null,
   ) {}
 
   /** Passages for a caller's query, which first meets the tenant's PII rules. */

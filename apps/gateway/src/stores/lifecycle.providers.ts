@@ -63,9 +63,7 @@ export const lifecycleProviders: Provider[] = [
         falkor,
         cache,
         masterKey,
-        ...(c.embeddings.dimensions !== undefined
-          ? { denseDimensions: c.embeddings.dimensions }
-          : {}),
+        ...denseDimensionsOf(c),
       }),
   },
   {
@@ -75,3 +73,9 @@ export const lifecycleProviders: Provider[] = [
       new TenantLifecycle(pools, masterKey, stores),
   },
 ];
+
+/** The length of the dense vectors tenant collections hold: the embeddings model's. */
+function denseDimensionsOf(c: AppConfig): { denseDimensions?: number } {
+  const dimensions = c.models.embeddings?.dimensions ?? c.embeddings.dimensions;
+  return dimensions !== undefined ? { denseDimensions: dimensions } : {};
+}

@@ -17,6 +17,7 @@ import {
   StoreProvisioner,
   TenantLifecycle,
   TenantsRepository,
+  MspPolicyRepository,
   TenantVectorStore,
   TenantGraph,
   TenantCache,
@@ -89,6 +90,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (p: PostgresPools) => new TenantsRepository(p),
     },
     {
+      provide: MspPolicyRepository,
+      inject: [PostgresPools],
+      useFactory: (p: PostgresPools) => new MspPolicyRepository(p),
+    },
+    {
       provide: TenantStateCache,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new TenantStateCache(new TenantStateReader(p)),
@@ -112,6 +118,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     TenantKeys,
     ControlDb,
     TenantsRepository,
+    MspPolicyRepository,
     TenantStateCache,
     StoreProvisioner,
     TenantLifecycle,

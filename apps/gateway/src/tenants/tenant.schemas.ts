@@ -26,6 +26,36 @@ const piiPatterns = z
     }
   });
 
+const label = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must match ^[a-z0-9][a-z0-9._-]{0,63}$');
+const modelName = z.string().min(1).max(200);
+
+/**
+ * Which model upstreams may receive a tenant's data (API.md, "Model policy"). The MSP's default
+ * and the tenant's own policy both apply: a tenant's policy can only add requirements.
+ */
+export const policySchema = z
+  .strictObject({
+    data_class: z.enum(['phi', 'pci', 'internal', 'public']).optional(),
+    allowed_regions: z.array(label).min(1).max(32).optional(),
+    require: z
+      .strictObject({
+        baa: z.literal(true).optional(),
+        zero_retention: z.literal(true).optional(),
+        certifications: z.array(label).max(16).optional(),
+      })
+      .optional(),
+    models: z.array(modelName).min(1).max(128).optional(),
+    default_model: modelName.optional(),
+  })
+  .refine(
+    (p) =>
+      p.default_model === undefined || p.models === undefined || p.models.includes(p.default_model),
+    { message: 'default_model must be one of models', path: ['default_model'] },
+  );
+export type PolicyBody = z.infer<typeof policySchema>;
+
 export const createTenantSchema = z.strictObject({
   id: z.string().regex(TENANT_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{2,62}$'),
   name,
@@ -34,6 +64,7 @@ export const createTenantSchema = z.strictObject({
   pii: pii.optional(),
   pii_patterns: piiPatterns.optional(),
   images: z.boolean().optional(),
+  policy: policySchema.optional(),
 });
 export type CreateTenantBody = z.infer<typeof createTenantSchema>;
 
@@ -46,6 +77,7 @@ export const patchTenantSchema = z
     pii: pii.optional(),
     pii_patterns: piiPatterns.optional(),
     images: z.boolean().optional(),
+    policy: policySchema.optional(),
   })
   .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
 export type PatchTenantBody = z.infer<typeof patchTenantSchema>;

@@ -1,7 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { MspPolicyController } from './msp-policy.controller.js';
 import { TenantsController } from './tenants.controller.js';
 import { TenantsService } from './tenants.service.js';
 
-@Module({ imports: [AuthModule], controllers: [TenantsController], providers: [TenantsService] })
+@Module({
+  imports: [AuthModule],
+  controllers: [TenantsController, MspPolicyController],
+  providers: [TenantsService],
+})
 export class TenantsModule {}

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AuditScope } from '@isogate/audit';
+import { AuditScope, canonicalJson, sha256Hex } from '@isogate/audit';
 import {
   IsogateError,
   TenantLifecycle,
@@ -37,6 +37,9 @@ export class TenantsService {
 
   async update(id: string, body: PatchTenantBody): Promise<TenantRecord> {
     const record = await this.tenants.change(id, body);
+    if (body.policy !== undefined) {
+      AuditScope.annotate({ policy_sha256: sha256Hex(canonicalJson(record.policy)) });
+    }
     this.statuses.forget(id);
     return record;
   }

@@ -117,8 +117,8 @@ export class TenantLifecycle {
   private async claim(session: SqlSession, tenant: NewTenant): Promise<void> {
     const mspId = (TenantContext.require() as { mspId: string }).mspId;
     await session.execute(
-      `INSERT INTO tenants (id, msp_id, name, quotas, retention_days, pii, pii_patterns, images)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO tenants (id, msp_id, name, quotas, retention_days, pii, pii_patterns, images, policy)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
       [
         tenant.id,
         mspId,
@@ -128,6 +128,7 @@ export class TenantLifecycle {
         tenant.pii ?? 'redact',
         JSON.stringify(tenant.pii_patterns ?? []),
         tenant.images ?? false,
+        tenant.policy ?? {},
       ],
     );
     // Row-level security hides another MSP's tenant, so "not visible" means "taken elsewhere":

@@ -7,6 +7,22 @@ export interface TenantQuotas {
 }
 
 export type PiiMode = 'off' | 'redact' | 'pseudonymize';
+
+/**
+ * Which model upstreams may receive a tenant's prompts, passages and texts, as its operator set
+ * it (validated at the API; the model layer interprets it). `{}`: the MSP's default applies.
+ */
+export interface ModelPolicy {
+  readonly data_class?: string;
+  readonly allowed_regions?: readonly string[];
+  readonly require?: {
+    readonly baa?: true;
+    readonly zero_retention?: true;
+    readonly certifications?: readonly string[];
+  };
+  readonly models?: readonly string[];
+  readonly default_model?: string;
+}
 export type TenantStatus = 'provisioning' | 'active' | 'suspended' | 'deleting';
 
 /** A tenant as the API shows it. */
@@ -22,6 +38,8 @@ export interface TenantRecord {
   readonly pii_patterns: readonly string[];
   /** Whether chat requests may carry image parts (passed to the model, recorded by hash). */
   readonly images: boolean;
+  /** The tenant's own model policy (its MSP's default policy applies as well). */
+  readonly policy: ModelPolicy;
   readonly created_at: string;
 }
 
@@ -34,6 +52,7 @@ export interface NewTenant {
   readonly pii?: PiiMode;
   readonly pii_patterns?: readonly string[];
   readonly images?: boolean;
+  readonly policy?: ModelPolicy;
 }
 
 /** Row shape of `tenants` as PostgreSQL returns it. */
@@ -47,11 +66,12 @@ export interface TenantRow {
   pii: PiiMode;
   pii_patterns: string[];
   images: boolean;
+  policy: ModelPolicy;
   created_at: Date;
 }
 
 export const TENANT_COLUMNS =
-  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, images, created_at';
+  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, images, policy, created_at';
 
 export function toTenantRecord(row: TenantRow): TenantRecord {
   return {
@@ -64,6 +84,7 @@ export function toTenantRecord(row: TenantRow): TenantRecord {
     pii: row.pii,
     pii_patterns: row.pii_patterns,
     images: row.images,
+    policy: row.policy,
     created_at: row.created_at.toISOString(),
   };
 }

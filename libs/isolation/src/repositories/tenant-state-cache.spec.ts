@@ -8,6 +8,8 @@ const active: TenantState = {
   pii: 'redact',
   piiPatterns: [],
   images: false,
+  policy: {},
+  mspPolicy: {},
 };
 const suspended: TenantState = { ...active, status: 'suspended' };
 

@@ -49,6 +49,12 @@ export class TenantStateCache {
     this.#loading.delete(tenantId);
   }
 
+  /** Forgets every tenant at once (a change of an MSP's default policy applies to all of its). */
+  forgetAll(): void {
+    this.#entries.clear();
+    this.#loading.clear();
+  }
+
   private load(tenantId: string): Promise<TenantState | undefined> {
     const pending = this.#loading.get(tenantId);
     if (pending !== undefined) return pending;

@@ -3,7 +3,12 @@ import { TENANT_ID_PATTERN } from '../context/tenant-context.js';
 import { WaitClock } from '../context/wait-clock.js';
 import { StoreUnavailableError } from '../errors/isogate-error.js';
 import { isConnectionFailure, readInTransaction } from '../db/sql-session.js';
-import type { PiiMode, TenantQuotas, TenantStatus } from '../lifecycle/tenant-record.js';
+import type {
+  ModelPolicy,
+  PiiMode,
+  TenantQuotas,
+  TenantStatus,
+} from '../lifecycle/tenant-record.js';
 import { poolOf, type PostgresPools } from '../stores/postgres.pools.js';
 
 /** What the request path needs of a tenant's own row: whether it may call, and its rules. */
@@ -14,6 +19,9 @@ export interface TenantState {
   readonly piiPatterns: readonly string[];
   /** Whether chat requests may carry image parts. */
   readonly images: boolean;
+  /** The tenant's own model policy, and its MSP's default (`{}` when it has none). */
+  readonly policy: ModelPolicy;
+  readonly mspPolicy: ModelPolicy;
 }
 
 interface StateRow {
@@ -22,11 +30,17 @@ interface StateRow {
   pii: PiiMode;
   pii_patterns: string[] | null;
   images: boolean;
+  policy: ModelPolicy;
+  msp_policy: ModelPolicy | null;
 }
 
 // Row-level security shows a tenant its own row only, so the statement names no tenant: with
 // the setting of another tenant it could not read this one's row, whatever it said.
-const READ_STATE = 'SELECT status, quotas, pii, pii_patterns, images FROM tenants';
+// The MSP's default policy comes along: the tenant's row names its MSP, and the policy on
+// msp_policies lets a tenant read its own MSP's row only.
+const READ_STATE = `SELECT t.status, t.quotas, t.pii, t.pii_patterns, t.images, t.policy,
+                           m.policy AS msp_policy
+                      FROM tenants t LEFT JOIN msp_policies m ON m.msp_id = t.msp_id`;
 
 /**
  * Reads a tenant's state from its own row, in one round trip. It runs at the edge, before a
@@ -64,6 +78,8 @@ export class TenantStateReader {
       pii: row.pii,
       piiPatterns: row.pii_patterns ?? [],
       images: row.images,
+      policy: row.policy,
+      mspPolicy: row.msp_policy ?? {},
     };
   }
 }

@@ -3,6 +3,7 @@ import { IsogateError } from '../errors/isogate-error.js';
 import {
   TENANT_COLUMNS,
   toTenantRecord,
+  type ModelPolicy,
   type PiiMode,
   type TenantQuotas,
   type TenantRecord,
@@ -19,6 +20,7 @@ export interface TenantChanges {
   readonly pii?: PiiMode;
   readonly pii_patterns?: readonly string[];
   readonly images?: boolean;
+  readonly policy?: ModelPolicy;
 }
 
 /** One day of a tenant's usage. */
@@ -87,7 +89,7 @@ export class TenantsRepository {
            status = COALESCE($2, status), name = COALESCE($3, name), quotas = COALESCE($4, quotas),
            retention_days = COALESCE($5, retention_days), pii = COALESCE($6, pii),
            pii_patterns = COALESCE($7, pii_patterns), images = COALESCE($8, images),
-           updated_at = now()
+           policy = COALESCE($9, policy), updated_at = now()
          WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
         [
           tenantId,
@@ -98,6 +100,7 @@ export class TenantsRepository {
           changes.pii ?? null,
           changes.pii_patterns === undefined ? null : JSON.stringify(changes.pii_patterns),
           changes.images ?? null,
+          changes.policy ?? null,
         ],
       );
       return toTenantRecord(rows[0] as TenantRow);

@@ -1,0 +1,109 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AuditScope } from '@isogate/audit';
+import { IsogateError, type TenantState } from '@isogate/isolation';
+import {
+  allowedModels,
+  mergePolicy,
+  ModelRouter,
+  NoCompliantUpstreamError,
+  type ModelCatalog,
+  type RoutedAnswer,
+  type RoutedChatRequest,
+  type RoutedStream,
+  type TenantPolicy,
+} from '@isogate/models';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig, ModelConfig } from '../config/config.js';
+
+/** What a tenant that is gone since the edge checked it may reach: nothing. */
+const NOTHING: TenantPolicy = { allowed_regions: [], models: [] };
+
+/** The model policy in force for a tenant: its MSP's default with the tenant's own added. */
+export function policyOf(state: TenantState | undefined): TenantPolicy {
+  return state === undefined ? NOTHING : mergePolicy(state.mspPolicy, state.policy);
+}
+
+/**
+ * The models a tenant may use and the upstreams its requests go to, by its policy: a request
+ * reaches only an upstream whose attributes satisfy the tenant's policy (ModelRouter), falls
+ * back to the next compliant one on a timeout, 5xx or 429, and a model the policy does not
+ * allow is not found, exactly like one that does not exist. Without any chat upstream, chat
+ * answers extractively under the names LLM_MODEL and LLM_MODELS give (nothing leaves).
+ */
+@Injectable()
+export class ModelRouting {
+  readonly router: ModelRouter;
+  readonly #catalog: ModelCatalog;
+  readonly #extractive: readonly ModelConfig[];
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.#catalog = config.models.catalog;
+    this.router = new ModelRouter(this.#catalog);
+    this.#extractive = config.llm.models;
+  }
+
+  /** Whether a model generates answers (otherwise chat is extractive). */
+  get generates(): boolean {
+    return this.#catalog.models.some((model) => model.purpose === 'chat');
+  }
+
+  /** The chat models `policy` allows, with their context windows, in catalog order. */
+  chatModels(policy: TenantPolicy): ModelConfig[] {
+    if (!this.generates) {
+      const allowed = policy.models;
+      return this.#extractive.filter((m) => allowed === undefined || allowed.includes(m.id));
+    }
+    return allowedModels(this.#catalog, policy, 'chat').map((model) => ({
+      id: model.name,
+      contextTokens: model.contextTokens ?? 0,
+    }));
+  }
+
+  /**
+   * The chat model `name` for a tenant of `policy`.
+   * @throws IsogateError `model_not_found`, the same for a model that does not exist and one
+   * the policy does not allow (or that has no upstream it allows).
+   */
+  chatModel(name: string, policy: TenantPolicy): ModelConfig {
+    const model = this.chatModels(policy).find((m) => m.id === name);
+    if (model === undefined) {
+      throw new IsogateError(
+        'model_not_found',
+        `The model "${name.slice(0, 200)}" is not offered; see GET /v1/models`,
+      );
+    }
+    return model;
+  }
+
+  /** The answer of model `name` for `policy`; its route goes on the request's audit event. */
+  async complete(
+    name: string,
+    policy: TenantPolicy,
+    request: RoutedChatRequest,
+    signal: AbortSignal,
+  ): Promise<RoutedAnswer> {
+    try {
+      const routed = await this.router.complete(name, policy, request, signal);
+      AuditScope.annotate({ route: routed.route });
+      return routed;
+    } catch (error) {
+      // None was left: the attempts, and why each failed, are on record all the same.
+      if (error instanceof NoCompliantUpstreamError) {
+        AuditScope.annotate({
+          route: { policy_version: error.policyVersion, attempts: error.attempts },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** The answer of model `name` for `policy`, streamed; the route is the caller's to record. */
+  stream(
+    name: string,
+    policy: TenantPolicy,
+    request: RoutedChatRequest,
+    signal: AbortSignal,
+  ): Promise<RoutedStream> {
+    return this.router.stream(name, policy, request, signal);
+  }
+}
