@@ -212,6 +212,58 @@ describe('model routing by each tenant’s compliance policy', () => {
     expect(saw('cheap', phi.canary)).toBe(false);
   });
 
+  it('loses no non-streamed request when the upstream in use dies under load', async () => {
+    const dying = await startOpenAiServer({ dimensions: DIMENSIONS, models: ['test-chat'] });
+    const file = join(dir, 'failover.json');
+    writeFileSync(file, catalog({ cheap: sites.cheap.url, east: dying.url, west: sites.west.url }));
+    const failover = await startGateway(
+      testConfig({ ...idp.env, MODELS_FILE: file, EMBEDDINGS_DIMENSIONS: String(DIMENSIONS) }),
+    );
+    try {
+      const phi = await newTenant({ data_class: 'phi' });
+      const send = (i: number) =>
+        api(failover.url, phi.user, 'POST', '/v1/chat/completions', {
+          model: 'chat',
+          messages: [{ role: 'user', content: `Question ${i} under load?` }],
+        });
+      // 120 requests, 8 at a time; the upstream in use dies after the 40th is sent.
+      const statuses: number[] = [];
+      const upstreams: unknown[] = [];
+      const firstOutcomes: unknown[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next < 120) {
+            const i = next++;
+            if (i === 40) await dying.close();
+            const answer = await send(i);
+            statuses.push(answer.status);
+            const [event] = await chainEvents(
+              owner,
+              { tenantId: phi.id },
+              answer.headers.get('x-request-id') as string,
+            );
+            const route = event?.details.route as
+              { upstream?: string; attempts: { outcome: string }[] } | undefined;
+            upstreams.push(route?.upstream);
+            firstOutcomes.push(route?.attempts[0]?.outcome);
+          }
+        }),
+      );
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(upstreams).toContain('east-chat');
+      expect(upstreams).toContain('west-chat');
+      expect(upstreams.filter((u) => u !== 'east-chat' && u !== 'west-chat')).toEqual([]);
+      // The dead upstream's breaker opened: later requests did not try it first any more.
+      expect(firstOutcomes).toContain('connection_error');
+      expect(firstOutcomes).toContain('breaker_open');
+      expect(saw('cheap', phi.canary)).toBe(false);
+    } finally {
+      await failover.close();
+      await dying.close().catch(() => undefined);
+    }
+  });
+
   it('lists only the models a tenant may use; another is not found, as an unknown one', async () => {
     const phi = await newTenant({ data_class: 'phi' });
     const open = await newTenant({});
