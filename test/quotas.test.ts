@@ -273,7 +273,7 @@ describe('quotas and usage', () => {
       tenant_id: h.id,
       from: expect.any(String),
       to: utcDay(Date.now()),
-      data: [{ day: utcDay(Date.now()), requests: 4, tokens: 0 }],
+      data: [{ day: utcDay(Date.now()), requests: 4, tokens: 0, models: [] }],
     });
     const impossible = await api(
       gateway.url,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
 import { chainEvents } from './support/audit.js';
+import { UsageLedger } from '@isogate/isolation';
 import { freshId, testPool } from './support/db.js';
 import { testConfig } from './support/env.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
@@ -19,8 +20,14 @@ const SITES: Site[] = ['cheap', 'east', 'west'];
 /** A catalog of three sites, each serving chat and embeddings; only east and west have a BAA. */
 function catalog(urls: Record<Site, string>): string {
   const attributes: Record<Site, object> = {
-    cheap: { region: 'anywhere' },
-    east: { region: 'us-east', baa: true, zero_retention: true, certifications: ['hipaa'] },
+    cheap: { region: 'anywhere', price: { input_per_mtok: 0.1, output_per_mtok: 0.4 } },
+    east: {
+      region: 'us-east',
+      baa: true,
+      zero_retention: true,
+      certifications: ['hipaa'],
+      price: { input_per_mtok: 5, output_per_mtok: 15 },
+    },
     west: { region: 'us-west', baa: true, zero_retention: true, certifications: ['hipaa'] },
   };
   const upstreams = SITES.flatMap((site) => [
@@ -285,6 +292,49 @@ describe('model routing by each tenant’s compliance policy', () => {
     expect((await call(open.user, 'POST', '/v1/chat/completions', ask('cheap-only'))).status).toBe(
       200,
     );
+  });
+
+  it('accounts each tenant’s usage per model and upstream, at the catalog’s prices', async () => {
+    const phi = await newTenant({ data_class: 'phi' });
+    const open = await newTenant({});
+    const ask = { model: 'chat', messages: [{ role: 'user', content: 'What does it cost?' }] };
+    expect((await call(phi.user, 'POST', '/v1/chat/completions', ask)).status).toBe(200);
+    expect((await call(open.user, 'POST', '/v1/chat/completions', ask)).status).toBe(200);
+    await gateway.app.get(UsageLedger).flush();
+    const today = (await call(operator, 'GET', `/v1/tenants/${phi.id}/usage`)).body.data as {
+      models: {
+        model: string;
+        upstream: string;
+        tokens_in: number;
+        tokens_out: number;
+        cost_usd: number;
+      }[];
+    }[];
+    const models = today.at(-1)?.models ?? [];
+    const chat = models.find((m) => m.model === 'chat');
+    expect(chat).toMatchObject({ upstream: 'east-chat', tokens_in: expect.any(Number) });
+    expect(chat?.tokens_out).toBeGreaterThan(0);
+    expect(chat?.cost_usd).toBeCloseTo(
+      ((chat?.tokens_in ?? 0) * 5 + (chat?.tokens_out ?? 0) * 15) / 1e6,
+      9,
+    );
+    const embed = models.find((m) => m.model === 'embed');
+    expect(embed).toMatchObject({ upstream: 'east-embed', tokens_out: 0 });
+    expect(embed?.tokens_in).toBeGreaterThan(0);
+    // The tenant's admin reads the same figures; the other tenant's are its own (cheap ones).
+    const admin = await idp.token({ tenant_id: phi.id, roles: ['admin'] });
+    const own = await call(admin, 'GET', '/v1/usage');
+    expect(own.body).toMatchObject({ tenant_id: phi.id, data: today });
+    const otherAdmin = await idp.token({ tenant_id: open.id, roles: ['admin'] });
+    const theirs = (await call(otherAdmin, 'GET', '/v1/usage')).body.data as typeof today;
+    expect(
+      theirs
+        .at(-1)
+        ?.models.map((m) => m.upstream)
+        .sort(),
+    ).toEqual(['cheap-chat', 'cheap-embed']);
+    // A user (not an admin) may not read it.
+    expect((await call(phi.user, 'GET', '/v1/usage')).status).toBe(403);
   });
 
   it('refuses to start on a bad catalog, naming the entry and the field', () => {

@@ -127,6 +127,12 @@ const ROUTE_SHAPES: readonly RouteShape[] = [
   { method: 'GET', template: '/v1/models', role: 'user', path: withQuery('/v1/models', []) },
   {
     method: 'GET',
+    template: '/v1/usage',
+    role: 'admin',
+    path: withQuery('/v1/usage', ['from', 'to']),
+  },
+  {
+    method: 'GET',
     template: '/v1/msp/policy',
     role: 'operator',
     path: withQuery('/v1/msp/policy', []),

@@ -60,6 +60,7 @@ export { TenantRequestLimiter } from './quota/request-limiter.js';
 export type { RequestAdmission } from './quota/request-limiter.js';
 export { TenantDailyTokens } from './quota/daily-tokens.js';
 export { UsageLedger } from './quota/usage-ledger.js';
+export type { ModelUsage } from './quota/usage-ledger.js';
 export type { UsageFlushResult } from './quota/usage-ledger.js';
 export { utcDay, msUntilUtcDayEnds } from './quota/utc-day.js';
 export { isAuthFailure } from './connections/tenant-connections.js';
@@ -85,7 +86,9 @@ export type { MetadataIndexer, MetadataScalar } from './keys/blind-index.js';
 
 // tenants repository
 export { TenantsRepository } from './repositories/tenants-repository.js';
-export type { TenantChanges, UsageDay, DayRange } from './repositories/tenants-repository.js';
+export type { TenantChanges } from './repositories/tenants-repository.js';
+export type { UsageDay, DayRange, ModelUsageDay } from './repositories/usage-rows.js';
+export { UsageRepository } from './repositories/usage-repository.js';
 
 // tenant state
 export { MspPolicyRepository } from './repositories/msp-policy-repository.js';

@@ -226,7 +226,16 @@ export class ChatService {
           });
         } finally {
           // Tokens the model spent are charged however the stream ended.
-          await TenantContext.run(started.caller, () => this.quota.chargeTokens(tokens));
+          await TenantContext.run(started.caller, async () => {
+            await this.quota.chargeTokens(tokens);
+            if (route === undefined) return;
+            this.routing.recordUsage(
+              prepared.model,
+              route.upstream,
+              answer.promptTokens,
+              answer.completionTokens,
+            );
+          });
         }
         if (cached !== undefined && result.end === 'completed') {
           await TenantContext.run(started.caller, () => this.cache.put(cached, answer));
@@ -261,7 +270,7 @@ export class ChatService {
       };
     }
     const request = await this.modelRequest(prepared);
-    const { answer: reply } = await this.routing.complete(
+    const { answer: reply, route } = await this.routing.complete(
       prepared.model,
       prepared.policy,
       request,
@@ -282,6 +291,12 @@ export class ChatService {
       chunks,
     };
     await this.quota.chargeTokens(answer.promptTokens + answer.completionTokens);
+    this.routing.recordUsage(
+      prepared.model,
+      route.upstream,
+      answer.promptTokens,
+      answer.completionTokens,
+    );
     return answer;
   }
 

@@ -1,6 +1,7 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuditScope } from '@isogate/audit';
 import { TenantStateCache } from '@isogate/isolation';
+import { countTokens } from '@isogate/embeddings';
 import { DenseEmbedder, type LogicalModel } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -40,6 +41,9 @@ class RoutedEmbedder implements Embedder {
     const policy = { ...policyOf(state), models: undefined };
     const { vectors, route } = await this.routing.router.embed(this.model.name, policy, texts);
     AuditScope.annotate({ embeddings_route: route });
+    // Embedding endpoints are billed by input tokens, counted here as the chat model counts.
+    const tokens = texts.reduce((sum, text) => sum + countTokens(text), 0);
+    this.routing.recordUsage(this.model.name, route.upstream, tokens, 0);
     return vectors;
   }
 }

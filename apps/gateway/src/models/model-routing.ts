@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditScope } from '@isogate/audit';
-import { IsogateError, type TenantState } from '@isogate/isolation';
+import { IsogateError, UsageLedger, type TenantState } from '@isogate/isolation';
 import {
   allowedModels,
   mergePolicy,
@@ -36,7 +36,10 @@ export class ModelRouting {
   readonly #catalog: ModelCatalog;
   readonly #extractive: readonly ModelConfig[];
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(UsageLedger) private readonly ledger: UsageLedger,
+  ) {
     this.#catalog = config.models.catalog;
     this.router = new ModelRouter(this.#catalog);
     this.#extractive = config.llm.models;
@@ -95,6 +98,19 @@ export class ModelRouting {
       }
       throw error;
     }
+  }
+
+  /**
+   * Counts, for the current tenant's usage, the tokens `model` served through `upstream` and
+   * their cost at the catalog's prices (none when the catalog names no price).
+   */
+  recordUsage(model: string, upstream: string, tokensIn: number, tokensOut: number): void {
+    const price = this.#catalog.upstream(upstream)?.price;
+    const costMicroUsd =
+      price === undefined
+        ? 0
+        : Math.round(tokensIn * price.inputPerMtok + tokensOut * price.outputPerMtok);
+    this.ledger.recordModel({ model, upstream, tokensIn, tokensOut, costMicroUsd });
   }
 
   /** The answer of model `name` for `policy`, streamed; the route is the caller's to record. */

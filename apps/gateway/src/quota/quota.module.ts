@@ -50,6 +50,6 @@ import { UsageFlusher } from './usage-flusher.js';
     UsageFlusher,
   ],
   // FailSoftCache: the chat cache reaches Redis through the same timeout and circuit breaker.
-  exports: [QuotaService, FailSoftCache, RequestQuota],
+  exports: [QuotaService, FailSoftCache, RequestQuota, UsageLedger],
 })
 export class QuotaModule {}

@@ -18,6 +18,7 @@ import {
   TenantLifecycle,
   TenantsRepository,
   MspPolicyRepository,
+  UsageRepository,
   TenantVectorStore,
   TenantGraph,
   TenantCache,
@@ -90,6 +91,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (p: PostgresPools) => new TenantsRepository(p),
     },
     {
+      provide: UsageRepository,
+      inject: [TenantDb],
+      useFactory: (db: TenantDb) => new UsageRepository(db),
+    },
+    {
       provide: MspPolicyRepository,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new MspPolicyRepository(p),
@@ -119,6 +125,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     ControlDb,
     TenantsRepository,
     MspPolicyRepository,
+    UsageRepository,
     TenantStateCache,
     StoreProvisioner,
     TenantLifecycle,

@@ -6,6 +6,7 @@ import {
   TenantsRepository,
   type DeletionReceipt,
   type TenantRecord,
+  type DayRange,
   type UsageDay,
   utcDay,
 } from '@isogate/isolation';
@@ -56,10 +57,16 @@ export class TenantsService {
     id: string,
     query: UsageQuery,
   ): Promise<{ tenant_id: string; from: string; to: string; data: UsageDay[] }> {
-    const to = query.to ?? utcDay(Date.now());
-    const from = query.from ?? utcDay(Date.parse(to) - 29 * 86_400_000);
-    if (from > to) throw new IsogateError('invalid_request', 'from must not be after to');
-    const data = await this.tenants.dailyUsage(id, { from, to });
-    return { tenant_id: id, from, to, data };
+    const range = usageRange(query);
+    const data = await this.tenants.dailyUsage(id, range);
+    return { tenant_id: id, ...range, data };
   }
+}
+
+/** The days a usage query asks for: the 30 days up to `to` (today) unless `from` is given. */
+export function usageRange(query: UsageQuery): DayRange {
+  const to = query.to ?? utcDay(Date.now());
+  const from = query.from ?? utcDay(Date.parse(to) - 29 * 86_400_000);
+  if (from > to) throw new IsogateError('invalid_request', 'from must not be after to');
+  return { from, to };
 }

@@ -9,6 +9,7 @@ export const TENANT_TABLES = [
   'audit_events',
   'interactions',
   'usage_daily',
+  'usage_model_daily',
 ] as const;
 
 /**

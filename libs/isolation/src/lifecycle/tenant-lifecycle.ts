@@ -165,6 +165,7 @@ export class TenantLifecycle {
       tenantId,
     ]);
     await session.execute('DELETE FROM usage_daily WHERE tenant_id = $1', [tenantId]);
+    await session.execute('DELETE FROM usage_model_daily WHERE tenant_id = $1', [tenantId]);
     await session.execute('DELETE FROM corpus_versions WHERE tenant_id = $1', [tenantId]);
     const keys = await session.execute('DELETE FROM tenant_keys WHERE tenant_id = $1', [tenantId]);
     await session.execute('DELETE FROM tenants WHERE id = $1', [tenantId]);

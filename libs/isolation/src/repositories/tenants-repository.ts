@@ -10,6 +10,7 @@ import {
   type TenantRow,
 } from '../lifecycle/tenant-record.js';
 import type { PostgresPools } from '../stores/postgres.pools.js';
+import { usageDays, type DayRange, type UsageDay } from './usage-rows.js';
 
 /** What an operator may change on a tenant; an absent field stays as it is. */
 export interface TenantChanges {
@@ -21,19 +22,6 @@ export interface TenantChanges {
   readonly pii_patterns?: readonly string[];
   readonly images?: boolean;
   readonly policy?: ModelPolicy;
-}
-
-/** One day of a tenant's usage. */
-export interface UsageDay {
-  readonly day: string;
-  readonly requests: number;
-  readonly tokens: number;
-}
-
-/** A range of UTC days, `YYYY-MM-DD`, both ends included. */
-export interface DayRange {
-  readonly from: string;
-  readonly to: string;
 }
 
 /**
@@ -109,17 +97,6 @@ export class TenantsRepository {
 
   /** The daily usage of a tenant of the operator's MSP over `days`, oldest first. */
   async dailyUsage(tenantId: string, days: DayRange): Promise<UsageDay[]> {
-    const rows = await this.#db.tenantOfMspTransaction(tenantId, (s) =>
-      s.query<{ day: string; requests: string; tokens: string }>(
-        `SELECT to_char(day, 'YYYY-MM-DD') AS day, requests, tokens FROM usage_daily
-          WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date ORDER BY day`,
-        [tenantId, days.from, days.to],
-      ),
-    );
-    return rows.map((r) => ({
-      day: r.day,
-      requests: Number(r.requests),
-      tokens: Number(r.tokens),
-    }));
+    return this.#db.tenantOfMspTransaction(tenantId, (s) => usageDays(s, tenantId, days));
   }
 }
