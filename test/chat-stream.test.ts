@@ -82,10 +82,12 @@ async function firstContent(iterator: AsyncIterator<Chunk>): Promise<string> {
 }
 
 /**
- * 60,000 one-letter words (in paragraphs of 20): about 10 MB of events from the model, far more
- * than the connections on the way hold, in an answer of only 150 KB.
+ * 60,000 one-letter words (in paragraphs of 20), each event padded to 2 KB: 120 MB from the
+ * model, more than the connections on the way can hold (the gateway's receive buffer from the
+ * model may grow to 32 MB here), in an answer of only 150 KB.
  */
 const LONG_WORDS = 60_000;
+const PAD_BYTES = 2_048;
 const LONG_ANSWER = Array.from({ length: LONG_WORDS }, (_, i) =>
   i % 20 === 19 ? 'w.\n\n' : 'w ',
 ).join('');
@@ -93,8 +95,11 @@ const LONG_ANSWER = Array.from({ length: LONG_WORDS }, (_, i) =>
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Polls `probe` until it answers something other than undefined (a liveness bound, 10 s). */
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (let i = 0; i < 200; i++) {
+async function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  limitMs = 10_000,
+): Promise<T> {
+  for (let i = 0; i < limitMs / 50; i++) {
     const value = await probe();
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -382,41 +387,46 @@ describe('streamed chat completions', () => {
   });
 
   it('reads the model only as fast as the client reads the stream', async () => {
+    llm.streamWith({ padBytes: PAD_BYTES });
     const written = llm.eventsWritten;
     // A client that sends its request and then reads nothing.
     const { port } = new URL(gateway.url);
     const socket = connect(Number(port), '127.0.0.1');
-    const body = JSON.stringify({
-      model: 'test-chat',
-      messages: ask(`${QUESTION} (backpressure)`),
-      stream: true,
-    });
     socket.pause();
-    socket.write(
-      `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${a.user}\r\n` +
-        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    // Wait until the model is held back too: no event written for 500 ms.
-    for (let last = -1; llm.eventsWritten !== last;) {
-      last = llm.eventsWritten;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    try {
+      const body = JSON.stringify({
+        model: 'test-chat',
+        messages: ask(`${QUESTION} (backpressure)`),
+        stream: true,
+      });
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${a.user}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      // Wait until the model is held back too: no event written for 500 ms.
+      for (let last = -1; llm.eventsWritten !== last;) {
+        last = llm.eventsWritten;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      const held = llm.eventsWritten - written;
+      expect(held).toBeGreaterThan(0);
+      expect(held).toBeLessThan(LONG_WORDS);
+      // Reading again lets the rest through, to the end.
+      let received = 0;
+      let tail = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        tail = (tail + chunk.toString('utf8')).slice(-300);
+      });
+      socket.resume();
+      await eventually(() => (tail.includes('data: [DONE]') ? true : undefined), 60_000);
+      expect(received).toBeGreaterThan(LONG_WORDS * 100);
+      expect(llm.eventsWritten - written).toBeGreaterThan(LONG_WORDS);
+    } finally {
+      socket.destroy();
+      llm.streamWith();
     }
-    const held = llm.eventsWritten - written;
-    expect(held).toBeGreaterThan(0);
-    expect(held).toBeLessThan(LONG_WORDS);
-    // Reading again lets the rest through, to the end.
-    let received = 0;
-    let tail = '';
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      tail = (tail + chunk.toString('utf8')).slice(-300);
-    });
-    socket.resume();
-    await eventually(() => (tail.includes('data: [DONE]') ? true : undefined));
-    socket.destroy();
-    expect(received).toBeGreaterThan(LONG_WORDS * 100);
-    expect(llm.eventsWritten - written).toBeGreaterThan(LONG_WORDS);
-  });
+  }, 120_000);
 
   it('ends with an error event when the model sends more than any answer may be', async () => {
     const { stream, requestId } = await open(a, `${QUESTION} (too long)`);

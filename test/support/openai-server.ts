@@ -108,7 +108,12 @@ export interface OpenAiServer {
    * wait until `release()`; `dieAfter` events, then destroy the connection (a model that dies
    * mid-stream). Without arguments, back to sending everything at once.
    */
-  streamWith(control?: { gapMs?: number; holdAfter?: number; dieAfter?: number }): void;
+  streamWith(control?: {
+    gapMs?: number;
+    holdAfter?: number;
+    dieAfter?: number;
+    padBytes?: number;
+  }): void;
   /** Releases a stream held by `holdAfter`. */
   release(): void;
   /** How the streamed answers so far ended, in the order they ended. */
@@ -209,6 +214,8 @@ interface StreamControl {
   holdAfter: number;
   /** Events sent before the connection is destroyed (Infinity: never). */
   dieAfter: number;
+  /** A field of this many bytes added to every event, which clients ignore (0: none). */
+  padBytes: number;
   release: () => void;
   released: Promise<void>;
 }
@@ -258,6 +265,7 @@ async function streamChat(
   control: StreamControl,
 ): Promise<'finished' | 'abandoned' | 'died'> {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const padding = 'p'.repeat(control.padBytes);
   let closed = false;
   const gone = new Promise<void>((resolve) =>
     response.once('close', () => {
@@ -273,8 +281,10 @@ async function streamChat(
     if (i === control.holdAfter) await Promise.race([control.released, gone]);
     if (i > 0 && control.gapMs > 0) await new Promise((r) => setTimeout(r, control.gapMs));
     if (closed) return 'abandoned';
+    const sent =
+      padding === '' ? event : event.replace(/^data: \{/u, `data: {"x_padding":"${padding}",`);
     // Flushed before the next step, so a connection destroyed after it has delivered it.
-    await new Promise<void>((resolve) => response.write(event, () => resolve()));
+    await new Promise<void>((resolve) => response.write(sent, () => resolve()));
     control.onWritten();
   }
   response.end();
@@ -308,7 +318,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   let chatDelayMs = 0;
   let eventsWritten = 0;
   const newControl = (
-    settings: { gapMs?: number; holdAfter?: number; dieAfter?: number } = {},
+    settings: { gapMs?: number; holdAfter?: number; dieAfter?: number; padBytes?: number } = {},
   ): StreamControl => {
     let release = () => {};
     const released = new Promise<void>((resolve) => {
@@ -321,6 +331,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
       },
       holdAfter: settings.holdAfter ?? Infinity,
       dieAfter: settings.dieAfter ?? Infinity,
+      padBytes: settings.padBytes ?? 0,
       release,
       released,
     };
