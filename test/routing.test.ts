@@ -278,6 +278,10 @@ describe('model routing by each tenant’s compliance policy', () => {
       ((await call(token, 'GET', '/v1/models')).body.data as { id: string }[]).map((m) => m.id);
     expect(await listed(phi.user)).toEqual(['chat']);
     expect(await listed(open.user)).toEqual(['chat', 'cheap-only']);
+    // The allow-list names chat models: a tenant limited to one still has its texts embedded.
+    const narrow = await newTenant({ models: ['cheap-only'] });
+    expect(await listed(narrow.user)).toEqual(['cheap-only']);
+    expect(saw('cheap', narrow.canary)).toBe(true);
     const ask = (model: string) => ({ model, messages: [{ role: 'user', content: 'Hello?' }] });
     const cheapBefore = chatCalls('cheap');
     const disallowed = await call(phi.user, 'POST', '/v1/chat/completions', ask('cheap-only'));

@@ -36,6 +36,12 @@ function unavailable(cause: unknown): IsogateError {
   return error;
 }
 
+/** The vectors of one request, and the input tokens the service says it used. */
+interface Embedded {
+  readonly vectors: number[][];
+  readonly tokens: number;
+}
+
 function validate(options: DenseEmbedderOptions): void {
   if (!Number.isInteger(options.dimensions) || options.dimensions < 1) {
     throw new RangeError(`dimensions must be a positive integer, got ${options.dimensions}`);
@@ -90,11 +96,19 @@ export class DenseEmbedder {
    * answers with something that is not one vector of `dimensions` floats per input.
    */
   async embed(texts: readonly string[]): Promise<number[][]> {
+    return (await this.embedCounted(texts)).vectors;
+  }
+
+  /** As `embed`, with the input tokens the service reports it used (0 when it reports none). */
+  async embedCounted(texts: readonly string[]): Promise<{ vectors: number[][]; tokens: number }> {
     const vectors: number[][] = [];
+    let tokens = 0;
     for (let offset = 0; offset < texts.length; offset += this.batchSize) {
-      vectors.push(...(await this.embedBatch(texts.slice(offset, offset + this.batchSize))));
+      const batch = await this.embedBatch(texts.slice(offset, offset + this.batchSize));
+      vectors.push(...batch.vectors);
+      tokens += batch.tokens;
     }
-    return vectors;
+    return { vectors, tokens };
   }
 
   /**
@@ -104,7 +118,7 @@ export class DenseEmbedder {
    * IsogateError `store_unavailable` when the service cannot be reached.
    */
   async check(): Promise<void> {
-    const [vector] = await this.request([PROBE_TEXT]);
+    const [vector] = (await this.request([PROBE_TEXT])).vectors;
     const received = vector?.length ?? 0;
     if (received !== this.dimensions) {
       throw new Error(
@@ -114,21 +128,22 @@ export class DenseEmbedder {
     }
   }
 
-  private async embedBatch(batch: readonly string[]): Promise<number[][]> {
-    const vectors = await this.request(batch);
-    for (const vector of vectors) {
+  private async embedBatch(batch: readonly string[]): Promise<Embedded> {
+    const embedded = await this.request(batch);
+    for (const vector of embedded.vectors) {
       if (vector.length !== this.dimensions) {
         throw unavailable(
           new Error(`expected ${this.dimensions} dimensions, received ${vector.length}`),
         );
       }
     }
-    return vectors;
+    return embedded;
   }
 
   // The raw vectors of one request, placed by each item's `index` (servers may reorder).
-  private async request(batch: readonly string[]): Promise<number[][]> {
+  private async request(batch: readonly string[]): Promise<Embedded> {
     let data: OpenAI.Embeddings.Embedding[];
+    let tokens: number;
     try {
       const response = await this.client.embeddings.create({
         model: this.model,
@@ -138,6 +153,7 @@ export class DenseEmbedder {
         encoding_format: 'float',
       });
       data = response.data;
+      tokens = response.usage?.prompt_tokens ?? 0;
     } catch (error) {
       throw unavailable(error);
     }
@@ -155,9 +171,10 @@ export class DenseEmbedder {
       }
       vectors[item.index] = item.embedding;
     }
-    return vectors.map((vector, index) => {
+    const complete = vectors.map((vector, index) => {
       if (vector === undefined) throw unavailable(new Error(`no embedding for index ${index}`));
       return vector;
     });
+    return { vectors: complete, tokens };
   }
 }

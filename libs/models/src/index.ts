@@ -49,7 +49,6 @@ export type {
   PolicyRequirements,
   TenantPolicy,
 } from './routing/tenant-policy.js';
-export { tenantPolicySchema } from './routing/policy-schema.js';
 export { allowedModels, compliantUpstreams } from './routing/compliance.js';
 export { ModelRouter } from './routing/model-router.js';
 export type {

@@ -12,11 +12,6 @@ import { IsogateError, TenantContext, type CallerContext } from '@isogate/isolat
 import type { RouteRecord } from '@isogate/models';
 import type { StreamResult } from './chat-stream.js';
 
-/** The action of the event that starts a streamed answer (the request's own event). */
-export const CHAT_STARTED = CHAT_STREAM_ACTIONS.started;
-/** The action of the event that ends it, linked to the start by the request id. */
-export const CHAT_COMPLETED = CHAT_STREAM_ACTIONS.completed;
-
 /**
  * A stream whose start event is the current request's event. `onRecord` settles once that event
  * is committed (true) or refused (false, the request answered 503); never when the request was
@@ -99,7 +94,7 @@ export class StreamAudit {
     const scope = AuditScope.require();
     const caller = TenantContext.require();
     if (caller.kind !== 'tenant') throw new IsogateError('forbidden', 'Chat needs a tenant');
-    scope.action = CHAT_STARTED;
+    scope.action = CHAT_STREAM_ACTIONS.started;
     scope.annotate({
       model,
       stream: true,
@@ -142,7 +137,7 @@ export class StreamAudit {
       id: scope.eventId,
       actor: caller.subject,
       roles: caller.roles,
-      action: CHAT_COMPLETED,
+      action: CHAT_STREAM_ACTIONS.completed,
       resource: '/v1/chat/completions',
       outcome: result.end === 'upstream_error' ? 'error' : 'ok',
       status: 200,

@@ -55,6 +55,18 @@ function usesReferenceBeforeDefinition(answer: string): boolean {
 
 const foreignHosts = (text: string) => text.match(/evil\.example/gu)?.length ?? 0;
 
+/**
+ * That `answer` streamed as `deltas` is sent as the whole answer sanitizes, but for the
+ * documented exception, which shows no foreign host the whole answer does not.
+ */
+function expectSentAsWhole(answer: string, deltas: readonly string[]): void {
+  const sent = streamed(deltas).join('');
+  const expected = removeForeignLinks(answer, LINK_HOSTS);
+  if (sent === expected) return;
+  expect(usesReferenceBeforeDefinition(answer)).toBe(true);
+  expect(foreignHosts(sent)).toBeLessThanOrEqual(foreignHosts(expected));
+}
+
 describe('StreamSanitizer', () => {
   it('sends every corpus answer as the whole answer sanitizes, however it is split', () => {
     for (const answer of EXFILTRATION_CORPUS) {
@@ -72,14 +84,7 @@ describe('StreamSanitizer', () => {
     fc.assert(
       fc.property(
         markdownish.chain((answer) => fc.tuple(fc.constant(answer), splits(answer))),
-        ([answer, deltas]) => {
-          const sent = streamed(deltas).join('');
-          const expected = removeForeignLinks(answer, LINK_HOSTS);
-          if (sent === expected) return;
-          // The documented exception, which shows no foreign host the whole answer does not.
-          expect(usesReferenceBeforeDefinition(answer)).toBe(true);
-          expect(foreignHosts(sent)).toBeLessThanOrEqual(foreignHosts(expected));
-        },
+        ([answer, deltas]) => expectSentAsWhole(answer, deltas),
       ),
       { numRuns: 1500 },
     );
@@ -99,13 +104,7 @@ describe('StreamSanitizer', () => {
           .tuple(starts, tails)
           .map(([start, tail]) => start + tail.join(''))
           .chain((answer) => fc.tuple(fc.constant(answer), longSplits(answer))),
-        ([answer, deltas]) => {
-          const sent = streamed(deltas).join('');
-          const expected = removeForeignLinks(answer, LINK_HOSTS);
-          if (sent === expected) return;
-          expect(usesReferenceBeforeDefinition(answer)).toBe(true);
-          expect(foreignHosts(sent)).toBeLessThanOrEqual(foreignHosts(expected));
-        },
+        ([answer, deltas]) => expectSentAsWhole(answer, deltas),
       ),
       { numRuns: 150 },
     );

@@ -1,7 +1,6 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuditScope } from '@isogate/audit';
 import { TenantStateCache } from '@isogate/isolation';
-import { countTokens } from '@isogate/embeddings';
 import { DenseEmbedder, type LogicalModel } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -37,12 +36,14 @@ class RoutedEmbedder implements Embedder {
 
   async embed(texts: readonly string[]): Promise<number[][]> {
     const state = await this.states.current();
-    // The allow-list names the models clients ask for; the embeddings model is the gateway's.
-    const policy = { ...policyOf(state), models: undefined };
-    const { vectors, route } = await this.routing.router.embed(this.model.name, policy, texts);
+    const policy = policyOf(state);
+    const { vectors, tokens, route } = await this.routing.router.embed(
+      this.model.name,
+      policy,
+      texts,
+    );
     AuditScope.annotate({ embeddings_route: route });
-    // Embedding endpoints are billed by input tokens, counted here as the chat model counts.
-    const tokens = texts.reduce((sum, text) => sum + countTokens(text), 0);
+    // Embedding endpoints bill input tokens: as the upstream reported them.
     this.routing.recordUsage(this.model.name, route.upstream, tokens, 0);
     return vectors;
   }

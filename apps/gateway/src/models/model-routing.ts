@@ -3,6 +3,7 @@ import { AuditScope } from '@isogate/audit';
 import { IsogateError, UsageLedger, type TenantState } from '@isogate/isolation';
 import {
   allowedModels,
+  compliantUpstreams,
   mergePolicy,
   ModelRouter,
   NoCompliantUpstreamError,
@@ -18,9 +19,21 @@ import type { AppConfig, ModelConfig } from '../config/config.js';
 /** What a tenant that is gone since the edge checked it may reach: nothing. */
 const NOTHING: TenantPolicy = { allowed_regions: [], models: [] };
 
-/** The model policy in force for a tenant: its MSP's default with the tenant's own added. */
+const policies = new WeakMap<TenantState, TenantPolicy>();
+
+/**
+ * The model policy in force for a tenant: its MSP's default with the tenant's own added. One
+ * object per tenant state (the state cache hands out one until it reads the row again), so
+ * the merge and the policy's canonical form are worked out once, not on every request.
+ */
 export function policyOf(state: TenantState | undefined): TenantPolicy {
-  return state === undefined ? NOTHING : mergePolicy(state.mspPolicy, state.policy);
+  if (state === undefined) return NOTHING;
+  let policy = policies.get(state);
+  if (policy === undefined) {
+    policy = mergePolicy(state.mspPolicy, state.policy);
+    policies.set(state, policy);
+  }
+  return policy;
 }
 
 /**
@@ -68,7 +81,10 @@ export class ModelRouting {
    * the policy does not allow (or that has no upstream it allows).
    */
   chatModel(name: string, policy: TenantPolicy): ModelConfig {
-    const model = this.chatModels(policy).find((m) => m.id === name);
+    // Only the model asked for is looked at: this runs on every chat request.
+    const model = this.generates
+      ? this.#routable(name, policy)
+      : this.chatModels(policy).find((m) => m.id === name);
     if (model === undefined) {
       throw new IsogateError(
         'model_not_found',
@@ -76,6 +92,13 @@ export class ModelRouting {
       );
     }
     return model;
+  }
+
+  #routable(name: string, policy: TenantPolicy): ModelConfig | undefined {
+    const model = this.#catalog.model(name);
+    if (model?.purpose !== 'chat') return undefined;
+    if (compliantUpstreams(this.#catalog, name, policy).length === 0) return undefined;
+    return { id: model.name, contextTokens: model.contextTokens ?? 0 };
   }
 
   /** The answer of model `name` for `policy`; its route goes on the request's audit event. */

@@ -22,9 +22,14 @@ export function meets(
   return requirements.certifications.every((name) => upstream.certifications.includes(name));
 }
 
-/** Whether the policy's allow-list (if any) names `model`. */
-export function listed(policy: TenantPolicy, model: string): boolean {
-  return policy.models === undefined || policy.models.includes(model);
+/**
+ * Whether the policy's allow-list (if any) names `model`. The list is of the models clients
+ * ask for (chat); the embeddings model is the gateway's choice, so the list does not apply.
+ */
+export function listed(policy: TenantPolicy, model: LogicalModel): boolean {
+  return (
+    model.purpose !== 'chat' || policy.models === undefined || policy.models.includes(model.name)
+  );
 }
 
 /**
@@ -38,7 +43,7 @@ export function compliantUpstreams(
   policy: TenantPolicy,
 ): Upstream[] {
   const model = catalog.model(logicalModel);
-  if (model === undefined || !listed(policy, model.name)) return [];
+  if (model === undefined || !listed(policy, model)) return [];
   return compliantOf(catalog, model, effectiveRequirements(policy), policy.allowed_regions);
 }
 
@@ -55,7 +60,7 @@ export function allowedModels(
   return catalog.models.filter(
     (model) =>
       model.purpose === purpose &&
-      listed(policy, model.name) &&
+      listed(policy, model) &&
       compliantOf(catalog, model, requirements, policy.allowed_regions).length > 0,
   );
 }

@@ -50,6 +50,8 @@ export interface RoutedStream {
 /** Vectors and the route they took. */
 export interface RoutedVectors {
   readonly vectors: number[][];
+  /** The input tokens the upstream reported (0 when it reports none). */
+  readonly tokens: number;
   readonly route: RouteRecord;
 }
 
@@ -154,9 +156,9 @@ export class ModelRouter {
   ): Promise<RoutedVectors> {
     const plan = this.#plans.plan(logicalModel, 'embeddings', policy);
     const { value, route } = await this.route(plan, (upstream) =>
-      this.embedderOf(upstream).embed(texts),
+      this.embedderOf(upstream).embedCounted(texts),
     );
-    return { vectors: value, route };
+    return { vectors: value.vectors, tokens: value.tokens, route };
   }
 
   /** The state of upstream `id`'s breaker, for health checks and metrics. */

@@ -40,7 +40,7 @@ export class RoutePlans {
    */
   plan(name: string, purpose: ModelPurpose, policy: TenantPolicy): RoutePlan {
     const model = this.catalog.model(name);
-    if (model === undefined || model.purpose !== purpose || !listed(policy, name)) {
+    if (model === undefined || model.purpose !== purpose || !listed(policy, model)) {
       throw new IsogateError(
         'model_not_found',
         `The model "${name.slice(0, 200)}" is not offered; see GET /v1/models`,

@@ -101,9 +101,20 @@ export function mergePolicy(mspDefault: TenantPolicy, tenantPolicy: TenantPolicy
   };
 }
 
-/** The policy's canonical JSON (RFC 8785), the key its routing decisions are cached under. */
+const canonicalForms = new WeakMap<TenantPolicy, string>();
+
+/**
+ * The policy's canonical JSON (RFC 8785), the key its routing decisions are cached under.
+ * Worked out once per policy object: the gateway hands the same object to every request of a
+ * tenant until its state is read again.
+ */
 export function canonicalPolicy(policy: TenantPolicy): string {
-  return canonicalize(policy) ?? '{}';
+  let canonical = canonicalForms.get(policy);
+  if (canonical === undefined) {
+    canonical = canonicalize(policy) ?? '{}';
+    canonicalForms.set(policy, canonical);
+  }
+  return canonical;
 }
 
 /**
