@@ -5,6 +5,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
+import { createCanaryTenant } from './support/canary-tenant.js';
 import { freshId } from './support/db.js';
 import { testConfig } from './support/env.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
@@ -65,19 +66,11 @@ describe('chat through real OpenAI clients', () => {
   const chatRequests = () => llm.requests.filter((r) => r.path === '/v1/chat/completions');
 
   const newTenant = async (topic: string) => {
-    const id = freshId('clnt');
-    expect((await call(operator, 'POST', '/v1/tenants', { id, name: id, pii: 'off' })).status).toBe(
-      201,
-    );
-    const canary = `CANARY-${randomUUID()}`;
-    const admin = await idp.token({ tenant_id: id, roles: ['admin'] });
-    const stored = await call(admin, 'POST', '/v1/documents', {
-      id: 'protocol',
+    const tenant = await createCanaryTenant(gateway.url, idp, operator, {
+      prefix: 'clnt',
+      topic,
       title: `Protocol ${topic}`,
-      text: `The protocol on valve replacement for ${topic}: transcatheter replacement is preferred. Reference ${canary}.`,
     });
-    expect(stored.status).toBe(201);
-    const tenant = { id, canary, user: await idp.token({ tenant_id: id, roles: ['user'] }) };
     tenants.push(tenant);
     return tenant;
   };

@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
+import { createCanaryTenant } from './support/canary-tenant.js';
 import { chainEvents, type AuditRow } from './support/audit.js';
 import { freshId, testPool } from './support/db.js';
 import { requireTestEnv, testConfig } from './support/env.js';
@@ -170,25 +171,13 @@ describe('streamed chat completions', () => {
   };
 
   const newTenant = async (topic: string): Promise<Tenant> => {
-    const id = freshId('strm');
-    const created = await call(operator, 'POST', '/v1/tenants', { id, name: id, pii: 'off' });
-    expect(created.status).toBe(201);
-    tenants.push(id);
-    const canary = `CANARY-${randomUUID()}`;
-    const admin = await idp.token({ tenant_id: id, roles: ['admin'] });
-    const stored = await call(admin, 'POST', '/v1/documents', {
-      id: 'protocol',
+    const tenant = await createCanaryTenant(gateway.url, idp, operator, {
+      prefix: 'strm',
+      topic,
       title: `Protocol ${topic}`,
-      text: `The protocol on valve replacement for ${topic}: transcatheter valve replacement is preferred for elderly patients. Reference ${canary}.`,
     });
-    expect(stored.status).toBe(201);
-    return {
-      id,
-      canary,
-      admin,
-      user: await idp.token({ tenant_id: id, roles: ['user'] }),
-      auditor: await idp.token({ tenant_id: id, roles: ['auditor'] }),
-    };
+    tenants.push(tenant.id);
+    return tenant;
   };
 
   beforeAll(async () => {

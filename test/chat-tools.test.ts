@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
+import { createCanaryTenant } from './support/canary-tenant.js';
 import { freshId } from './support/db.js';
 import { testConfig } from './support/env.js';
 import { startGateway, type RunningGateway } from './support/gateway.js';
@@ -85,24 +86,12 @@ describe('chat completions with tools, response formats and logprobs', () => {
     new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: tenant.user, maxRetries: 0 });
 
   const newTenant = async (pii: 'off' | 'redact'): Promise<Tenant> => {
-    const id = freshId('tools');
-    const created = await call(operator, 'POST', '/v1/tenants', { id, name: id, pii });
-    expect(created.status).toBe(201);
-    tenants.push(id);
-    const canary = `CANARY-${randomUUID()}`;
-    const admin = await idp.token({ tenant_id: id, roles: ['admin'] });
-    const stored = await call(admin, 'POST', '/v1/documents', {
-      id: 'protocol',
-      title: 'Protocol',
-      text: `The protocol on valve replacement: transcatheter valve replacement is preferred. Reference ${canary}.`,
+    const tenant = await createCanaryTenant(gateway.url, idp, operator, {
+      prefix: 'tools',
+      tenant: { pii },
     });
-    expect(stored.status).toBe(201);
-    return {
-      id,
-      canary,
-      user: await idp.token({ tenant_id: id, roles: ['user'] }),
-      auditor: await idp.token({ tenant_id: id, roles: ['auditor'] }),
-    };
+    tenants.push(tenant.id);
+    return tenant;
   };
 
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
+import { createCanaryTenant } from './support/canary-tenant.js';
 import { chainEvents } from './support/audit.js';
 import { freshId, testPool } from './support/db.js';
 import { testConfig } from './support/env.js';
@@ -65,21 +65,13 @@ describe('chat completions', () => {
   const cacheKeys = async (tenantId: string) => kit.redis.client.keys(`t:${tenantId}:chat:*`);
 
   const newTenant = async (topic: string): Promise<Tenant> => {
-    const id = freshId('chat');
-    const created = await call(operator, 'POST', '/v1/tenants', { id, name: id, pii: 'off' });
-    expect(created.status).toBe(201);
-    tenants.push(id);
-    const canary = `CANARY-${randomUUID()}`;
-    const admin = await idp.token({ tenant_id: id, roles: ['admin'] });
-    const user = await idp.token({ tenant_id: id, roles: ['user'] });
-    const stored = await call(admin, 'POST', '/v1/documents', {
-      id: 'protocol',
-      title: `Protocol ${canary}`,
-      text: `The protocol on valve replacement for ${topic}: transcatheter valve replacement is preferred for elderly patients. Reference ${canary}.`,
-      metadata: { canary },
+    const tenant = await createCanaryTenant(gateway.url, idp, operator, {
+      prefix: 'chat',
+      topic,
+      canaryEverywhere: true,
     });
-    expect(stored.status).toBe(201);
-    return { id, canary, admin, user };
+    tenants.push(tenant.id);
+    return tenant;
   };
 
   beforeAll(async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { api } from './support/api.js';
+import { createCanaryTenant } from './support/canary-tenant.js';
 import { chainEvents } from './support/audit.js';
 import { UsageLedger } from '@isogate/isolation';
 import { freshId, testPool } from './support/db.js';
@@ -81,25 +81,12 @@ describe('model routing by each tenant’s compliance policy', () => {
     sites[site].requests.filter((r) => r.path === '/v1/chat/completions').length;
 
   const newTenant = async (policy: object) => {
-    const id = freshId('route');
-    const created = await call(operator, 'POST', '/v1/tenants', {
-      id,
-      name: id,
-      pii: 'off',
-      policy,
+    const tenant = await createCanaryTenant(gateway.url, idp, operator, {
+      prefix: 'route',
+      tenant: { pii: 'off', policy },
     });
-    expect(created.status).toBe(201);
-    tenants.push(id);
-    const canary = `CANARY-${randomUUID()}`;
-    const admin = await idp.token({ tenant_id: id, roles: ['admin'] });
-    const stored = await call(admin, 'POST', '/v1/documents', {
-      id: 'protocol',
-      title: 'Protocol',
-      text: `The protocol on valve replacement: transcatheter replacement is preferred. Reference ${canary}.`,
-    });
-    expect(stored.status).toBe(201);
-    const user = await idp.token({ tenant_id: id, roles: ['user'] });
-    return { id, canary, user, requestId: stored.headers.get('x-request-id') as string };
+    tenants.push(tenant.id);
+    return tenant;
   };
 
   beforeAll(async () => {
@@ -138,7 +125,7 @@ describe('model routing by each tenant’s compliance policy', () => {
       false,
     ]);
     expect(saw('cheap', open.canary)).toBe(true);
-    const [ingested] = await chainEvents(owner, { tenantId: phi.id }, phi.requestId);
+    const [ingested] = await chainEvents(owner, { tenantId: phi.id }, phi.documentRequestId);
     expect(ingested?.details).toMatchObject({ embeddings_route: { upstream: 'east-embed' } });
 
     const ask = { model: 'chat', messages: [{ role: 'user', content: 'What about valves?' }] };
