@@ -64,6 +64,8 @@ describe('tenant control plane', () => {
       pii_patterns: [],
       images: false,
       policy: {},
+      // Without an embeddings model configured, documents are searched by BM25 alone.
+      embeddings_model: null,
       created_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     expect((await call(await tenantToken(id), 'GET', '/v1/models')).status).toBe(200);

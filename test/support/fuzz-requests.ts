@@ -153,6 +153,12 @@ const ROUTE_SHAPES: readonly RouteShape[] = [
     path: withId('/v1/tenants/', '/usage'),
   },
   {
+    method: 'GET',
+    template: '/v1/tenants/:id/reembed',
+    role: 'operator',
+    path: withId('/v1/tenants/', '/reembed'),
+  },
+  {
     method: 'PATCH',
     template: '/v1/tenants/:id',
     role: 'operator',

@@ -31,10 +31,11 @@ export type {
   PurgeCounts,
   StoreProvisioning,
   DeletionReceipt,
+  VectorSpace,
 } from './lifecycle/tenant-record.js';
 export { StoreProvisioner } from './provisioning/store-provisioner.js';
 export type { StoreProvisionerOptions } from './provisioning/store-provisioner.js';
-export { tenantNames } from './provisioning/store-names.js';
+export { collectionOf, tenantNames } from './provisioning/store-names.js';
 export { TenantVectorStore, scoped as scopedVectorFilter } from './vectors/tenant-vector-store.js';
 export type {
   VectorCondition,
@@ -43,6 +44,7 @@ export type {
   VectorQuery,
   VectorHit,
   TenantVectorStoreOptions,
+  VectorTarget,
 } from './vectors/tenant-vector-store.js';
 export { QdrantTokens } from './vectors/qdrant-tokens.js';
 export { TenantGraph } from './graph/tenant-graph.js';
@@ -68,7 +70,18 @@ export { applyPii, luhnValid } from './pii/pii-rules.js';
 export { compilePiiPattern, MAX_PII_PATTERNS } from './pii/pii-patterns.js';
 export type { PiiKind, PiiPolicy, PiiResult } from './pii/pii-rules.js';
 // documents repository
-export { DocumentsRepository } from './repositories/documents-repository.js';
+export {
+  DocumentsRepository,
+  VectorGenerationChanged,
+} from './repositories/documents-repository.js';
+export type { VectorGenerations } from './repositories/documents-repository.js';
+export { ReembedsRepository } from './repositories/reembeds-repository.js';
+export type {
+  DocumentToReembed,
+  ReembedRecord,
+  ReembedStatus,
+  StartedReembed,
+} from './repositories/reembeds-repository.js';
 export type {
   DocumentVersion,
   ListedDocument,

@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { TenantGraph, TenantVectorStore, type VectorPoint } from '@isogate/isolation';
+import {
+  TenantGraph,
+  TenantVectorStore,
+  type VectorGenerations,
+  type VectorHit,
+  type VectorPoint,
+} from '@isogate/isolation';
 
 /** Flat metadata values: what filters can match. */
 export type MetadataValue = string | number | boolean;
@@ -95,13 +101,16 @@ export class DocumentIndex {
     @Inject(TenantGraph) private readonly graph: TenantGraph,
   ) {}
 
-  /** Writes a version of a document to both stores (idempotent). */
-  async write(doc: IndexedDocument): Promise<void> {
+  /** Writes a version of a document to both stores (idempotent), to the vectors of `generation`. */
+  async write(doc: IndexedDocument, generation: number): Promise<void> {
     await this.graph.ensureIndexes(GRAPH_INDEXES);
     for (let start = 0; start < doc.chunks.length; start += BATCH) {
       const batch = doc.chunks.slice(start, start + BATCH);
       await bothStores(
-        this.vectors.upsert(batch.map((chunk) => pointOf(doc, chunk))),
+        this.vectors.upsert(
+          batch.map((chunk) => pointOf(doc, chunk)),
+          { generation },
+        ),
         this.graph.query(WRITE_CHUNKS, {
           document: doc.id,
           version: doc.version,
@@ -115,26 +124,36 @@ export class DocumentIndex {
     }
   }
 
-  /** Removes every version of a document but `version`. */
-  async removeOtherVersions(documentId: string, version: string): Promise<void> {
+  /** Removes every version of a document but `version` (from the vectors of `generation`). */
+  async removeOtherVersions(
+    documentId: string,
+    version: string,
+    generation: number,
+  ): Promise<void> {
     await bothStores(
-      this.vectors.deleteByFilter({
-        must: [{ key: 'document_id', match: { value: documentId } }],
-        must_not: [{ key: 'version', match: { value: version } }],
-      }),
+      this.vectors.deleteByFilter(
+        {
+          must: [{ key: 'document_id', match: { value: documentId } }],
+          must_not: [{ key: 'version', match: { value: version } }],
+        },
+        { generation },
+      ),
       this.graph.query(REMOVE_OTHER_VERSIONS, { document: documentId, version }),
     );
   }
 
   /** Removes one version of a document (the clean-up of a write that failed). */
-  async removeVersion(documentId: string, version: string): Promise<void> {
+  async removeVersion(documentId: string, version: string, generation: number): Promise<void> {
     await bothStores(
-      this.vectors.deleteByFilter({
-        must: [
-          { key: 'document_id', match: { value: documentId } },
-          { key: 'version', match: { value: version } },
-        ],
-      }),
+      this.vectors.deleteByFilter(
+        {
+          must: [
+            { key: 'document_id', match: { value: documentId } },
+            { key: 'version', match: { value: version } },
+          ],
+        },
+        { generation },
+      ),
       this.graph.query(
         'MATCH (c:Chunk {document_id: $document, version: $version}) DETACH DELETE c',
         { document: documentId, version },
@@ -142,12 +161,41 @@ export class DocumentIndex {
     );
   }
 
-  /** Removes a document from both stores; absent is fine. */
-  async remove(documentId: string): Promise<void> {
+  /** Removes a document from both stores, from every generation of its vectors; absent is fine. */
+  async remove(documentId: string, generations: VectorGenerations): Promise<void> {
+    const filter = { must: [{ key: 'document_id', match: { value: documentId } }] };
+    const building = generations.building;
     await bothStores(
-      this.vectors.deleteByFilter({ must: [{ key: 'document_id', match: { value: documentId } }] }),
+      Promise.all([
+        this.vectors.deleteByFilter(filter, { generation: generations.current }),
+        ...(building !== undefined
+          ? [this.vectors.deleteByFilter(filter, { generation: building })]
+          : []),
+      ]),
       this.graph.query(REMOVE_DOCUMENT, { document: documentId }),
     );
+  }
+
+  /** Writes a document's chunks to the vectors of `generation` only (a re-embedding). */
+  async writeVectors(doc: IndexedDocument, generation: number): Promise<void> {
+    for (let start = 0; start < doc.chunks.length; start += BATCH) {
+      const batch = doc.chunks.slice(start, start + BATCH);
+      await this.vectors.upsert(
+        batch.map((chunk) => pointOf(doc, chunk)),
+        { generation },
+      );
+    }
+  }
+
+  /** Every point of the vectors of `generation`: its id, document and version. */
+  points(generation: number): AsyncGenerator<VectorHit[]> {
+    return this.vectors.scan(['document_id', 'version'], { generation });
+  }
+
+  /** Deletes points of the vectors of `generation` by id. */
+  async removePoints(ids: readonly string[], generation: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.vectors.deleteByFilter({ must: [{ has_id: ids }] }, { generation });
   }
 }
 

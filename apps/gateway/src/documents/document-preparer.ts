@@ -11,6 +11,7 @@ import {
   LEXICAL_VERSION,
   lexicalText,
 } from '@isogate/embeddings';
+import type { LogicalModel } from '@isogate/models';
 import { DENSE_EMBEDDER, type Embedder } from '../embeddings/embeddings.module.js';
 import type { IndexedChunk, IndexedDocument, MetadataValue } from './document-index.js';
 import type { CreateDocumentBody } from './document.schemas.js';
@@ -39,13 +40,27 @@ export class DocumentPreparer {
     @Inject(DENSE_EMBEDDER) private readonly embedder: Embedder | null,
   ) {}
 
-  async prepare(id: string, body: CreateDocumentBody, pii: PiiPolicy): Promise<PreparedDocument> {
-    const title = applyPii(body.title, pii).text;
-    const text = applyPii(body.text, pii).text;
-    const metadata = redactMetadata(body.metadata, pii);
+  /**
+   * @param again a document already stored, indexed anew for a re-embedding: its PII rules
+   * ran when it was first written, `model` embeds it and it keeps its `version` (chunk ids)
+   */
+  async prepare(
+    id: string,
+    body: CreateDocumentBody,
+    pii: PiiPolicy,
+    again?: { readonly model: LogicalModel; readonly version: string },
+  ): Promise<PreparedDocument> {
+    const clean = again === undefined ? pii : NO_PII_RULES;
+    const title = applyPii(body.title, clean).text;
+    const text = applyPii(body.text, clean).text;
+    const metadata = redactMetadata(body.metadata, clean);
     const chunks = chunkDocument({ title, text: text.trim().length > 0 ? text : title });
     const texts = chunks.map((chunk) => indexText(title, chunk));
-    const dense = this.embedder === null ? undefined : await this.embedder.embed(texts);
+    const model = again?.model ?? (await this.embedder?.current());
+    const dense =
+      this.embedder === null || model === undefined
+        ? undefined
+        : await this.embedder.embed(texts, model);
     const entityKey = await this.keys.subkey('entity');
     const terms = metadataTerms(metadata);
     const sealedTitle = await this.keys.sealText(title);
@@ -77,7 +92,7 @@ export class DocumentPreparer {
       },
       indexed: {
         id,
-        version: this.version(id, { title, text, metadata }),
+        version: again?.version ?? this.version(id, { title, text, metadata }, model),
         sealedTitle,
         metadataIndex,
         chunks: indexedChunks,
@@ -86,19 +101,22 @@ export class DocumentPreparer {
   }
 
   /** A digest of the processed document and of how it was indexed: a new one gets new ids. */
-  private version(id: string, content: unknown): string {
+  private version(id: string, content: unknown, model: LogicalModel | undefined): string {
     const canonical = canonicalize({
       id,
       content,
       chunking: DEFAULT_CHUNK_OPTIONS,
       lexical: LEXICAL_VERSION,
-      dense: this.embedder === null ? null : this.embedder.dimensions,
+      dense: model === undefined ? null : (model.dimensions ?? 0),
     });
     return createHash('sha256')
       .update(canonical ?? '')
       .digest('hex');
   }
 }
+
+/** What a text already cleaned by the tenant's rules meets again: nothing. */
+const NO_PII_RULES: PiiPolicy = { mode: 'off' };
 
 function redactMetadata(
   metadata: Readonly<Record<string, MetadataValue>>,

@@ -3,7 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   DocumentsRepository,
   IsogateError,
+  TenantContext,
   TenantKeys,
+  TenantStateCache,
+  VectorGenerationChanged,
   type StoredDocument,
 } from '@isogate/isolation';
 import { DocumentIndex } from './document-index.js';
@@ -39,10 +42,27 @@ export class DocumentsService {
     @Inject(TenantSettings) private readonly settings: TenantSettings,
     @Inject(DocumentIndex) private readonly index: DocumentIndex,
     @Inject(DocumentPreparer) private readonly preparer: DocumentPreparer,
+    @Inject(TenantStateCache) private readonly states: TenantStateCache,
   ) {}
 
-  /** Creates a document, or replaces the one with the same id. */
+  /**
+   * Creates a document, or replaces the one with the same id. A write that a re-embedding's
+   * switch overtook (its vectors are of the old model) is prepared once more, with the new.
+   */
   async put(body: CreateDocumentBody): Promise<WrittenDocument> {
+    try {
+      return await this.putOnce(body);
+    } catch (error) {
+      if (!(error instanceof VectorGenerationChanged)) throw error;
+      const context = TenantContext.require();
+      this.states.forget(TenantContext.requireTenantId());
+      // A context of its own: every step of the second attempt sees the tenant's state anew.
+      return TenantContext.run({ ...context }, () => this.putOnce(body));
+    }
+  }
+
+  private async putOnce(body: CreateDocumentBody): Promise<WrittenDocument> {
+    const generation = (await this.states.current())?.vectorGeneration ?? 0;
     const settings = await this.settings.current();
     const bytes = Buffer.byteLength(body.title) + Buffer.byteLength(body.text);
     if (bytes > settings.maxDocumentBytes) {
@@ -67,13 +87,15 @@ export class DocumentsService {
       bytes,
       version,
     };
-    const written = await this.documents.publish(id, next, async (current) => {
+    const written = await this.documents.publish(id, next, generation, async (current) => {
       try {
-        await this.index.write(prepared.indexed);
-        await this.index.removeOtherVersions(id, version);
+        await this.index.write(prepared.indexed, generation);
+        await this.index.removeOtherVersions(id, version, generation);
       } catch (error) {
         // A version PostgreSQL still shows must stay whole in the indexes.
-        if (current !== version) await this.index.removeVersion(id, version).catch(() => undefined);
+        if (current !== version) {
+          await this.index.removeVersion(id, version, generation).catch(() => undefined);
+        }
         throw error;
       }
     });
@@ -118,7 +140,7 @@ export class DocumentsService {
    */
   async delete(id: string): Promise<{ id: string; deleted: true }> {
     if (!(await this.documents.hide(id))) throw new IsogateError('not_found', 'Document not found');
-    await this.documents.removeHidden(id, () => this.index.remove(id));
+    await this.documents.removeHidden(id, (generations) => this.index.remove(id, generations));
     return { id, deleted: true };
   }
 

@@ -1,6 +1,6 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuditScope } from '@isogate/audit';
-import { TenantStateCache } from '@isogate/isolation';
+import { IsogateError, TenantStateCache } from '@isogate/isolation';
 import { DenseEmbedder, type LogicalModel } from '@isogate/models';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.js';
@@ -11,13 +11,18 @@ export const DENSE_EMBEDDER = Symbol('DENSE_EMBEDDER');
 
 /** Dense vectors of the current tenant's texts. */
 export interface Embedder {
-  /** The length of every vector `embed` returns. */
-  readonly dimensions: number;
-  embed(texts: readonly string[]): Promise<number[][]>;
+  /**
+   * The embeddings model the current tenant's vectors come from: the one its row names, else
+   * the gateway's default.
+   * @throws IsogateError `no_compliant_upstream` when the catalog no longer has that model
+   */
+  current(): Promise<LogicalModel>;
+  /** One vector per text, from `model` (default: `current()`). */
+  embed(texts: readonly string[], model?: LogicalModel): Promise<number[][]>;
 }
 
 /**
- * The catalog's embeddings model, each call sent to an upstream of it that the current tenant's
+ * The catalog's embeddings models, each call sent to an upstream that the current tenant's
  * policy allows (its requirements; the allow-list of models is for the models clients ask
  * for), so a tenant's text never reaches an embeddings endpoint its policy does not allow. The
  * route goes on the request's audit event.
@@ -26,25 +31,30 @@ export interface Embedder {
 class RoutedEmbedder implements Embedder {
   constructor(
     private readonly routing: ModelRouting,
-    private readonly model: LogicalModel,
+    private readonly fallback: LogicalModel,
     private readonly states: TenantStateCache,
   ) {}
 
-  get dimensions(): number {
-    return this.model.dimensions ?? 0;
+  async current(): Promise<LogicalModel> {
+    const name = (await this.states.current())?.embeddingsModel;
+    if (name === undefined || name === this.fallback.name) return this.fallback;
+    const model = this.routing.embeddingsModel(name);
+    if (model === undefined) {
+      throw new IsogateError(
+        'no_compliant_upstream',
+        "The embeddings model of this tenant's documents is not offered any more",
+      );
+    }
+    return model;
   }
 
-  async embed(texts: readonly string[]): Promise<number[][]> {
-    const state = await this.states.current();
-    const policy = policyOf(state);
-    const { vectors, tokens, route } = await this.routing.router.embed(
-      this.model.name,
-      policy,
-      texts,
-    );
+  async embed(texts: readonly string[], model?: LogicalModel): Promise<number[][]> {
+    const chosen = model ?? (await this.current());
+    const policy = policyOf(await this.states.current());
+    const { vectors, tokens, route } = await this.routing.router.embed(chosen.name, policy, texts);
     AuditScope.annotate({ embeddings_route: route });
     // Embedding endpoints bill input tokens: as the upstream reported them.
-    this.routing.recordUsage(this.model.name, route.upstream, tokens, 0);
+    this.routing.recordUsage(chosen.name, route.upstream, tokens, 0);
     return vectors;
   }
 }

@@ -24,6 +24,8 @@ export function statusOf(code: ErrorCode): { status: number; type: string } {
       return { status: 404, type: 'not_found_error' };
     case 'conflict':
     case 'tenant_exists':
+    case 'reembed_required':
+    case 'reembed_in_progress':
     case 'document_limit_reached':
       return { status: 409, type: 'conflict_error' };
     case 'payload_too_large':

@@ -7,6 +7,7 @@ import {
   mergePolicy,
   ModelRouter,
   NoCompliantUpstreamError,
+  type LogicalModel,
   type ModelCatalog,
   type RoutedAnswer,
   type RoutedChatRequest,
@@ -61,6 +62,36 @@ export class ModelRouting {
   /** Whether a model generates answers (otherwise chat is extractive). */
   get generates(): boolean {
     return this.#catalog.models.some((model) => model.purpose === 'chat');
+  }
+
+  /** The catalog's embeddings model `name`, if it has one. */
+  embeddingsModel(name: string): LogicalModel | undefined {
+    const model = this.#catalog.model(name);
+    return model?.purpose === 'embeddings' ? model : undefined;
+  }
+
+  /**
+   * The embeddings model `name` for a tenant of `policy`.
+   * @throws IsogateError `invalid_request` naming the field when the catalog has no such
+   * embeddings model, or none of its upstreams meets the policy
+   */
+  compliantEmbeddingsModel(name: string, policy: TenantPolicy): LogicalModel {
+    const model = this.embeddingsModel(name);
+    if (model === undefined) {
+      throw new IsogateError(
+        'invalid_request',
+        `The embeddings model "${name.slice(0, 200)}" is not in the catalog`,
+        { param: 'embeddings_model' },
+      );
+    }
+    if (compliantUpstreams(this.#catalog, name, policy).length === 0) {
+      throw new IsogateError(
+        'invalid_request',
+        `No upstream of the embeddings model "${model.name}" meets the tenant's compliance policy`,
+        { param: 'embeddings_model' },
+      );
+    }
+    return model;
   }
 
   /** The chat models `policy` allows, with their context windows, in catalog order. */

@@ -9,6 +9,7 @@ import {
   TenantCache,
   TenantGraph,
   TenantLifecycle,
+  TenantStateCache,
   TenantVectorStore,
 } from '@isogate/isolation';
 import { APP_CONFIG } from '../config/config.module.js';
@@ -21,9 +22,14 @@ import type { AppConfig } from '../config/config.js';
 export const lifecycleProviders: Provider[] = [
   {
     provide: TenantVectorStore,
-    inject: [APP_CONFIG],
-    useFactory: (c: AppConfig) =>
-      new TenantVectorStore({ url: c.vectors.url, apiKey: c.vectors.apiKey }),
+    inject: [APP_CONFIG, TenantStateCache],
+    useFactory: (c: AppConfig, states: TenantStateCache) =>
+      new TenantVectorStore({
+        url: c.vectors.url,
+        apiKey: c.vectors.apiKey,
+        // The generation the tenant's state names, the same for all of a request.
+        generation: async () => (await states.current())?.vectorGeneration ?? 0,
+      }),
   },
   {
     provide: TenantGraph,

@@ -18,6 +18,7 @@ import {
   TenantLifecycle,
   TenantsRepository,
   MspPolicyRepository,
+  ReembedsRepository,
   UsageRepository,
   TenantVectorStore,
   TenantGraph,
@@ -101,6 +102,11 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
       useFactory: (p: PostgresPools) => new MspPolicyRepository(p),
     },
     {
+      provide: ReembedsRepository,
+      inject: [PostgresPools],
+      useFactory: (p: PostgresPools) => new ReembedsRepository(p),
+    },
+    {
       provide: TenantStateCache,
       inject: [PostgresPools],
       useFactory: (p: PostgresPools) => new TenantStateCache(new TenantStateReader(p)),
@@ -125,6 +131,7 @@ export const STORE_PROBES = Symbol('STORE_PROBES');
     ControlDb,
     TenantsRepository,
     MspPolicyRepository,
+    ReembedsRepository,
     UsageRepository,
     TenantStateCache,
     StoreProvisioner,

@@ -65,6 +65,7 @@ export const createTenantSchema = z.strictObject({
   pii_patterns: piiPatterns.optional(),
   images: z.boolean().optional(),
   policy: policySchema.optional(),
+  embeddings_model: modelName.optional(),
 });
 export type CreateTenantBody = z.infer<typeof createTenantSchema>;
 
@@ -78,8 +79,14 @@ export const patchTenantSchema = z
     pii_patterns: piiPatterns.optional(),
     images: z.boolean().optional(),
     policy: policySchema.optional(),
+    embeddings_model: modelName.optional(),
+    reembed: z.literal(true).optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' });
+  .refine((body) => Object.keys(body).length > 0, { message: 'nothing to change' })
+  .refine((body) => body.reembed === undefined || body.embeddings_model !== undefined, {
+    message: 'reembed needs embeddings_model',
+    path: ['reembed'],
+  });
 export type PatchTenantBody = z.infer<typeof patchTenantSchema>;
 
 /** Whether `day` (YYYY-MM-DD) names a day that exists (2026-02-30 does not). */

@@ -11,7 +11,7 @@ import {
   Query,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { DeletionReceipt, TenantRecord } from '@isogate/isolation';
+import type { DeletionReceipt, ReembedRecord, TenantRecord } from '@isogate/isolation';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import {
@@ -24,7 +24,7 @@ import {
   type UsageQuery,
 } from './tenant.schemas.js';
 import { TenantIdPipe } from './tenant-id.pipe.js';
-import { TenantsService } from './tenants.service.js';
+import { TenantsService, type ChangedTenant } from './tenants.service.js';
 
 @ApiTags('tenants')
 @ApiBearerAuth()
@@ -58,8 +58,14 @@ export class TenantsController {
   update(
     @Param('id', TenantIdPipe) id: string,
     @Body(new ZodPipe(patchTenantSchema)) body: PatchTenantBody,
-  ): Promise<TenantRecord> {
+  ): Promise<ChangedTenant> {
     return this.tenants.update(id, body);
+  }
+
+  @Get(':id/reembed')
+  @ApiOperation({ summary: "Progress of the tenant's latest re-embedding" })
+  reembed(@Param('id', TenantIdPipe) id: string): Promise<ReembedRecord> {
+    return this.tenants.latestReembed(id);
   }
 
   @Delete(':id')

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'route_not_found',
   'conflict',
   'tenant_exists',
+  'reembed_required',
+  'reembed_in_progress',
   'document_limit_reached',
   'payload_too_large',
   'document_too_large',

@@ -80,7 +80,14 @@ export class TenantLifecycle {
     await this.step('data_key', tenant.id, () =>
       db.tenantOfMspTransaction(tenant.id, (s) => this.ensureDataKey(s, tenant.id)),
     );
-    await this.step('qdrant', tenant.id, () => this.stores.ensureVectors(tenant.id));
+    await this.step('qdrant', tenant.id, () =>
+      this.stores.ensureVectors(
+        tenant.id,
+        tenant.embeddings === undefined
+          ? undefined
+          : { generation: 0, dimensions: tenant.embeddings.dimensions },
+      ),
+    );
     await this.step('falkordb', tenant.id, () => this.stores.ensureGraphUser(tenant.id));
     await this.step('redis', tenant.id, () => this.stores.ensureCacheUser(tenant.id));
     return this.step('activate', tenant.id, () =>
@@ -117,8 +124,9 @@ export class TenantLifecycle {
   private async claim(session: SqlSession, tenant: NewTenant): Promise<void> {
     const mspId = (TenantContext.require() as { mspId: string }).mspId;
     await session.execute(
-      `INSERT INTO tenants (id, msp_id, name, quotas, retention_days, pii, pii_patterns, images, policy)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO tenants (id, msp_id, name, quotas, retention_days, pii, pii_patterns, images, policy,
+                            embeddings_model)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
       [
         tenant.id,
         mspId,
@@ -129,6 +137,7 @@ export class TenantLifecycle {
         JSON.stringify(tenant.pii_patterns ?? []),
         tenant.images ?? false,
         tenant.policy ?? {},
+        tenant.embeddings?.model ?? null,
       ],
     );
     // Row-level security hides another MSP's tenant, so "not visible" means "taken elsewhere":
@@ -167,6 +176,7 @@ export class TenantLifecycle {
     await session.execute('DELETE FROM usage_daily WHERE tenant_id = $1', [tenantId]);
     await session.execute('DELETE FROM usage_model_daily WHERE tenant_id = $1', [tenantId]);
     await session.execute('DELETE FROM corpus_versions WHERE tenant_id = $1', [tenantId]);
+    await session.execute('DELETE FROM reembeds WHERE tenant_id = $1', [tenantId]);
     const keys = await session.execute('DELETE FROM tenant_keys WHERE tenant_id = $1', [tenantId]);
     await session.execute('DELETE FROM tenants WHERE id = $1', [tenantId]);
     return { documents, interactions, keys };

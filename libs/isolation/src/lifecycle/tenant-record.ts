@@ -40,6 +40,11 @@ export interface TenantRecord {
   readonly images: boolean;
   /** The tenant's own model policy (its MSP's default policy applies as well). */
   readonly policy: ModelPolicy;
+  /**
+   * The embeddings model the tenant's dense vectors come from; null for a tenant created before
+   * models were chosen per tenant, whose vectors come from the gateway's default model.
+   */
+  readonly embeddings_model: string | null;
   readonly created_at: string;
 }
 
@@ -53,6 +58,8 @@ export interface NewTenant {
   readonly pii_patterns?: readonly string[];
   readonly images?: boolean;
   readonly policy?: ModelPolicy;
+  /** The embeddings model the tenant's vectors will come from, and their length. */
+  readonly embeddings?: { readonly model: string; readonly dimensions: number | undefined };
 }
 
 /** Row shape of `tenants` as PostgreSQL returns it. */
@@ -67,11 +74,12 @@ export interface TenantRow {
   pii_patterns: string[];
   images: boolean;
   policy: ModelPolicy;
+  embeddings_model: string | null;
   created_at: Date;
 }
 
 export const TENANT_COLUMNS =
-  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, images, policy, created_at';
+  'id, name, msp_id, status, quotas, retention_days, pii, pii_patterns, images, policy, embeddings_model, created_at';
 
 export function toTenantRecord(row: TenantRow): TenantRecord {
   return {
@@ -85,6 +93,7 @@ export function toTenantRecord(row: TenantRow): TenantRecord {
     pii_patterns: row.pii_patterns,
     images: row.images,
     policy: row.policy,
+    embeddings_model: row.embeddings_model,
     created_at: row.created_at.toISOString(),
   };
 }
@@ -96,9 +105,16 @@ export interface PurgeCounts {
   readonly redis: { readonly keys: number };
 }
 
+/** One generation of a tenant's vectors: its collection, and the length of its dense vectors. */
+export interface VectorSpace {
+  readonly generation: number;
+  /** Undefined: no dense vector (BM25 only). */
+  readonly dimensions: number | undefined;
+}
+
 /** The stores other than PostgreSQL, as provisioning sees them. Each step is idempotent. */
 export interface StoreProvisioning {
-  ensureVectors(tenantId: string): Promise<void>;
+  ensureVectors(tenantId: string, space?: VectorSpace): Promise<void>;
   ensureGraphUser(tenantId: string): Promise<void>;
   ensureCacheUser(tenantId: string): Promise<void>;
   purge(tenantId: string): Promise<PurgeCounts>;

@@ -13,3 +13,20 @@ export const tenantNames = (tenantId: string) => {
     aclUser: `t_${tenantId}`,
   };
 };
+
+/**
+ * The Qdrant collection of a tenant's vectors of `generation`: `t_<tenant>` first, then
+ * `t_<tenant>_g<n>` for each re-embedding. A tenant id holds no `_`, so no generation of one
+ * tenant can be named like a collection of another.
+ */
+export function collectionOf(tenantId: string, generation: number): string {
+  const { collection } = tenantNames(tenantId);
+  if (!Number.isInteger(generation) || generation < 0) throw new Error('invalid generation');
+  return generation === 0 ? collection : `${collection}_g${generation}`;
+}
+
+/** Whether `name` is one of the collections of `tenantId`, of any generation. */
+export function isCollectionOf(tenantId: string, name: string): boolean {
+  const { collection } = tenantNames(tenantId);
+  return name === collection || new RegExp(`^${collection}_g[1-9][0-9]*$`).test(name);
+}

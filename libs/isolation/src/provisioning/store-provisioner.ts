@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors/isogate-error.js';
 import type { MasterKey } from '../keys/master-key.js';
-import type { PurgeCounts, StoreProvisioning } from '../lifecycle/tenant-record.js';
+import type { PurgeCounts, StoreProvisioning, VectorSpace } from '../lifecycle/tenant-record.js';
 import type { FalkorAdmin } from '../stores/falkordb.admin.js';
 import type { QdrantAdmin } from '../stores/qdrant.admin.js';
 import { connectRedis, ready, type RedisAdmin } from '../stores/redis.admin.js';
@@ -16,7 +16,13 @@ import {
 } from './acl.js';
 import { countGraphNodes, deleteGraph } from './graph-admin.js';
 import { tenantNames } from './store-names.js';
-import { deleteCollection, ensureCollection, pointCount } from './vector-admin.js';
+import {
+  deleteCollection,
+  deleteGeneration,
+  deleteGenerationsExcept,
+  ensureCollection,
+  pointCount,
+} from './vector-admin.js';
 
 /** What provisioning needs: the admin connections and the master key. */
 export interface StoreProvisionerOptions {
@@ -51,11 +57,29 @@ export class StoreProvisioner implements StoreProvisioning {
     this.#graphAdmin = connectRedis(options.graphUrl);
   }
 
-  /** Creates the tenant's collection `t_<id>`, if missing. */
-  async ensureVectors(tenantId: string): Promise<void> {
+  /**
+   * Creates the tenant's collection of `space` (default: generation 0, `t_<id>`, with the
+   * gateway's dense dimensions), if missing.
+   */
+  async ensureVectors(tenantId: string, space?: VectorSpace): Promise<void> {
     const { qdrant, denseDimensions } = this.options;
+    const dimensions = space === undefined ? denseDimensions : space.dimensions;
     await inStore('qdrant', 'create collection', () =>
-      ensureCollection(qdrant.provisioning, tenantId, denseDimensions),
+      ensureCollection(qdrant.provisioning, tenantId, dimensions, space?.generation ?? 0),
+    );
+  }
+
+  /** Deletes the tenant's collections of every generation but those of `keep`. */
+  async keepVectors(tenantId: string, keep: readonly number[]): Promise<void> {
+    await inStore('qdrant', 'delete collections', () =>
+      deleteGenerationsExcept(this.options.qdrant.provisioning, tenantId, keep),
+    );
+  }
+
+  /** Deletes the tenant's collection of one generation, once another has replaced it. */
+  async dropVectors(tenantId: string, generation: number): Promise<void> {
+    await inStore('qdrant', 'delete collection', () =>
+      deleteGeneration(this.options.qdrant.provisioning, tenantId, generation),
     );
   }
 

@@ -1,5 +1,5 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
-import { tenantNames } from './store-names.js';
+import { collectionOf, isCollectionOf } from './store-names.js';
 
 /**
  * Creates the tenant's collection if missing: a sparse `bm25` vector (Qdrant computes BM25
@@ -12,8 +12,9 @@ export async function ensureCollection(
   client: QdrantClient,
   tenantId: string,
   denseDimensions: number | undefined,
+  generation = 0,
 ): Promise<void> {
-  const { collection } = tenantNames(tenantId);
+  const collection = collectionOf(tenantId, generation);
   if (!(await client.collectionExists(collection)).exists) {
     await client
       .createCollection(collection, {
@@ -36,19 +37,54 @@ export async function ensureCollection(
   }
 }
 
-/** Whether the tenant's collection exists, and how many points it holds. */
+/** The tenant's collections, of every generation (during a re-embedding there are two). */
+async function collectionsOf(client: QdrantClient, tenantId: string): Promise<string[]> {
+  const { collections } = await client.getCollections();
+  return collections.map((c) => c.name).filter((name) => isCollectionOf(tenantId, name));
+}
+
+/** Whether the tenant has a collection, and how many points its collections hold. */
 export async function pointCount(
   client: QdrantClient,
   tenantId: string,
 ): Promise<{ collection: boolean; points: number }> {
-  const { collection } = tenantNames(tenantId);
-  if (!(await client.collectionExists(collection)).exists) return { collection: false, points: 0 };
-  return { collection: true, points: (await client.count(collection, { exact: true })).count };
+  const names = await collectionsOf(client, tenantId);
+  let points = 0;
+  for (const name of names) points += (await client.count(name, { exact: true })).count;
+  return { collection: names.length > 0, points };
 }
 
-/** Deletes the tenant's collection (absent is fine); returns how many points it held. */
+/**
+ * Deletes the tenant's collections of every generation (none is fine); returns how many
+ * points they held.
+ */
 export async function deleteCollection(client: QdrantClient, tenantId: string): Promise<number> {
-  const { collection: exists, points } = await pointCount(client, tenantId);
-  if (exists) await client.deleteCollection(tenantNames(tenantId).collection);
+  let points = 0;
+  for (const name of await collectionsOf(client, tenantId)) {
+    points += (await client.count(name, { exact: true })).count;
+    await client.deleteCollection(name);
+  }
   return points;
+}
+
+/** Deletes one generation's collection of the tenant (absent is fine). */
+export async function deleteGeneration(
+  client: QdrantClient,
+  tenantId: string,
+  generation: number,
+): Promise<void> {
+  const name = collectionOf(tenantId, generation);
+  if ((await client.collectionExists(name)).exists) await client.deleteCollection(name);
+}
+
+/** Deletes the tenant's collections of every generation but those of `keep`. */
+export async function deleteGenerationsExcept(
+  client: QdrantClient,
+  tenantId: string,
+  keep: readonly number[],
+): Promise<void> {
+  const kept = new Set(keep.map((generation) => collectionOf(tenantId, generation)));
+  for (const name of await collectionsOf(client, tenantId)) {
+    if (!kept.has(name)) await client.deleteCollection(name);
+  }
 }

@@ -1,4 +1,4 @@
-import type { TenantDb } from '../db/tenant-db.js';
+import type { SqlSession, TenantDb } from '../db/tenant-db.js';
 import type { MetadataScalar } from '../keys/blind-index.js';
 
 /** A document as PostgreSQL holds it: title, text and metadata sealed with the tenant's data key. */
@@ -56,15 +56,48 @@ interface DocumentRow {
   created_key?: string;
 }
 
+/**
+ * The generations of the tenant's collection that a write must keep right: the one retrieval
+ * reads, and the one a re-embedding is building, if any.
+ */
+export interface VectorGenerations {
+  readonly current: number;
+  readonly building: number | undefined;
+}
+
+/**
+ * The tenant's vector generation moved on (a re-embedding switched it) after the write read
+ * it: what the write embedded belongs to the old generation. Nothing was made visible; the
+ * write is to be prepared again.
+ */
+export class VectorGenerationChanged extends Error {
+  constructor() {
+    super("The tenant's vectors moved to a new generation during the write");
+    this.name = 'VectorGenerationChanged';
+  }
+}
+
+/**
+ * Held shared by every document write for the length of its transaction, and exclusively by
+ * the switch to a new vector generation, so no write is half in the old generation and half
+ * in the new. Its own statement: a statement's snapshot is taken before it waits for a lock.
+ */
+export const SHARE_GENERATION = `SELECT pg_advisory_xact_lock_shared(
+  hashtextextended(current_setting('app.tenant_id', true) || ':*generation*', 0))`;
+export const HOLD_GENERATION = `SELECT pg_advisory_xact_lock(
+  hashtextextended(current_setting('app.tenant_id', true) || ':*generation*', 0))`;
+const READ_GENERATIONS = `SELECT t.vector_generation AS current, r.generation AS building
+  FROM tenants t LEFT JOIN reembeds r ON r.tenant_id = t.id AND r.status = 'running'`;
+
 /** Bumped with every document change; the response cache keys on it. */
-const BUMP_CORPUS = `INSERT INTO corpus_versions (tenant_id, version)
+export const BUMP_CORPUS = `INSERT INTO corpus_versions (tenant_id, version)
   VALUES (current_setting('app.tenant_id', true), 1)
   ON CONFLICT (tenant_id) DO UPDATE SET version = corpus_versions.version + 1`;
 /**
  * Serializes writers of one document of one tenant for the length of a transaction. The
  * tenant is the transaction's own setting, so one tenant's lock never waits on another's.
  */
-const LOCK_DOCUMENT = `SELECT pg_advisory_xact_lock(
+export const LOCK_DOCUMENT = `SELECT pg_advisory_xact_lock(
   hashtextextended(current_setting('app.tenant_id', true) || ':' || $1, 0))`;
 /** The lock name of the tenant's document count (not a valid document id). */
 const COUNT_LOCK = '*count*';
@@ -129,14 +162,19 @@ export class DocumentsRepository {
    * told the version PostgreSQL shows now, if any), then the row is made visible at `next`
    * and the corpus version bumped, in one transaction. Undefined when the row is gone (a
    * delete finished meanwhile).
+   * @param generation the vector generation `next` was embedded for
+   * @throws VectorGenerationChanged when that is no longer the tenant's (nothing written)
    */
   async publish(
     id: string,
     next: DocumentVersion,
+    generation: number,
     writeIndexes: (current: string | undefined) => Promise<void>,
   ): Promise<{ createdAt: Date } | undefined> {
     return this.db.transaction(async (s) => {
       await s.query(LOCK_DOCUMENT, [id]);
+      const generations = await readGenerations(s);
+      if (generations.current !== generation) throw new VectorGenerationChanged();
       const before = await s.query<{ content_sha256: string }>(
         'SELECT content_sha256 FROM documents WHERE id = $1 FOR UPDATE',
         [id],
@@ -213,22 +251,34 @@ export class DocumentsRepository {
   }
 
   /**
-   * Removes a hidden document under its lock: `removeIndexes` runs first, then the row is
-   * deleted. Nothing happens when the document was written again meanwhile (no longer
-   * `deleting`): the new document stands.
+   * Removes a hidden document under its lock: `removeIndexes` runs first, told every vector
+   * generation it must be removed from, then the row is deleted. Nothing happens when the
+   * document was written again meanwhile (no longer `deleting`): the new document stands.
    */
-  async removeHidden(id: string, removeIndexes: () => Promise<void>): Promise<void> {
+  async removeHidden(
+    id: string,
+    removeIndexes: (generations: VectorGenerations) => Promise<void>,
+  ): Promise<void> {
     await this.db.transaction(async (s) => {
       await s.query(LOCK_DOCUMENT, [id]);
+      const generations = await readGenerations(s);
       const state = await s.query<{ state: string }>(
         'SELECT state FROM documents WHERE id = $1 FOR UPDATE',
         [id],
       );
       if (state[0]?.state !== 'deleting') return;
-      await removeIndexes();
+      await removeIndexes(generations);
       await s.execute('DELETE FROM documents WHERE id = $1', [id]);
     });
   }
+}
+
+/** The tenant's vector generations, read under the shared generation lock (held till commit). */
+async function readGenerations(s: SqlSession): Promise<VectorGenerations> {
+  await s.query(SHARE_GENERATION);
+  const rows = await s.query<{ current: number; building: number | null }>(READ_GENERATIONS);
+  const row = rows[0];
+  return { current: row?.current ?? 0, building: row?.building ?? undefined };
 }
 
 function toStored(row: DocumentRow): StoredDocument {

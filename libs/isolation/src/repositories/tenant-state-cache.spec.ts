@@ -10,6 +10,8 @@ const active: TenantState = {
   images: false,
   policy: {},
   mspPolicy: {},
+  embeddingsModel: undefined,
+  vectorGeneration: 0,
 };
 const suspended: TenantState = { ...active, status: 'suspended' };
 

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { TenantContext } from '../context/tenant-context.js';
+import { TenantContext, type CallerContext } from '../context/tenant-context.js';
 import type { TenantState, TenantStateReader } from './tenant-state.js';
 
 /**
@@ -22,6 +22,8 @@ interface Entry {
 export class TenantStateCache {
   readonly #entries = new LRUCache<string, Entry>({ max: 10_000 });
   readonly #loading = new Map<string, Promise<TenantState | undefined>>();
+  /** The state each request saw first, so all of its steps see the same one. */
+  readonly #seen = new WeakMap<CallerContext, Promise<TenantState | undefined>>();
 
   constructor(private readonly reader: Pick<TenantStateReader, 'read'>) {}
 
@@ -37,9 +39,22 @@ export class TenantStateCache {
     }
   }
 
-  /** The state of the tenant in the current context (undefined once the tenant is gone). */
+  /**
+   * The state of the tenant in the current context (undefined once the tenant is gone): the
+   * same for every call within one context, so no request embeds its query with one model
+   * and searches the vectors of another when the state changes under it.
+   */
   current(): Promise<TenantState | undefined> {
-    return this.state(TenantContext.requireTenantId());
+    const tenantId = TenantContext.requireTenantId();
+    const context = TenantContext.require();
+    let seen = this.#seen.get(context);
+    if (seen === undefined) {
+      seen = this.state(tenantId);
+      this.#seen.set(context, seen);
+      // A failed read is not kept: the next call tries again.
+      seen.catch(() => this.#seen.delete(context));
+    }
+    return seen;
   }
 
   /** Forgets a tenant at once: the next request reads its row again. */

@@ -22,6 +22,10 @@ export interface TenantState {
   /** The tenant's own model policy, and its MSP's default (`{}` when it has none). */
   readonly policy: ModelPolicy;
   readonly mspPolicy: ModelPolicy;
+  /** The embeddings model of the tenant's vectors (undefined: the gateway's default). */
+  readonly embeddingsModel: string | undefined;
+  /** The generation of the Qdrant collection that holds the tenant's vectors. */
+  readonly vectorGeneration: number;
 }
 
 interface StateRow {
@@ -32,6 +36,8 @@ interface StateRow {
   images: boolean;
   policy: ModelPolicy;
   msp_policy: ModelPolicy | null;
+  embeddings_model: string | null;
+  vector_generation: number;
 }
 
 // Row-level security shows a tenant its own row only, so the statement names no tenant: with
@@ -39,7 +45,7 @@ interface StateRow {
 // The MSP's default policy comes along: the tenant's row names its MSP, and the policy on
 // msp_policies lets a tenant read its own MSP's row only.
 const READ_STATE = `SELECT t.status, t.quotas, t.pii, t.pii_patterns, t.images, t.policy,
-                           m.policy AS msp_policy
+                           t.embeddings_model, t.vector_generation, m.policy AS msp_policy
                       FROM tenants t LEFT JOIN msp_policies m ON m.msp_id = t.msp_id`;
 
 /**
@@ -80,6 +86,8 @@ export class TenantStateReader {
       images: row.images,
       policy: row.policy,
       mspPolicy: row.msp_policy ?? {},
+      embeddingsModel: row.embeddings_model ?? undefined,
+      vectorGeneration: row.vector_generation,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_MAX_TENANTS } from '../connections/tenant-connections.js';
-import { tenantNames } from '../provisioning/store-names.js';
+import { collectionOf } from '../provisioning/store-names.js';
 
 /** How tenant tokens are minted and kept. */
 export interface QdrantTokensOptions {
@@ -14,8 +14,9 @@ export interface QdrantTokensOptions {
 }
 
 /**
- * Qdrant JWTs that grant `rw` on one tenant's collection (`t_<tenant>`) and nothing else, so
- * Qdrant itself refuses any other collection, and lists only that one. A token is reused until
+ * Qdrant JWTs that grant `rw` on one collection of one tenant (`t_<tenant>`, or a later
+ * generation of it) and nothing else, so Qdrant itself refuses any other collection, and lists
+ * only that one. A token is reused until
  * a fifth of its lifetime is left, then a new one is minted, so none expires in flight.
  */
 export class QdrantTokens {
@@ -32,16 +33,20 @@ export class QdrantTokens {
     });
   }
 
-  /** The tenant's current token, minted when none is cached or it is close to expiry. */
-  async forTenant(tenantId: string): Promise<string> {
-    const cached = this.#cache.get(tenantId);
+  /**
+   * The token of the tenant's collection of `generation`, minted when none is cached or it is
+   * close to expiry.
+   */
+  async forTenant(tenantId: string, generation = 0): Promise<string> {
+    const key = `${tenantId}:${generation}`;
+    const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
-    const { collection } = tenantNames(tenantId);
+    const collection = collectionOf(tenantId, generation);
     const token = await new SignJWT({ access: [{ collection, access: 'rw' }] })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setExpirationTime(Math.floor(Date.now() / 1_000) + this.#lifetime)
       .sign(this.#secret);
-    this.#cache.set(tenantId, token);
+    this.#cache.set(key, token);
     return token;
   }
 }

@@ -1,6 +1,6 @@
 import { TenantContext } from '../context/tenant-context.js';
 import { IsogateError } from '../errors/isogate-error.js';
-import { tenantNames } from '../provisioning/store-names.js';
+import { collectionOf } from '../provisioning/store-names.js';
 import { QdrantHttp } from './qdrant-http.js';
 import { QdrantTokens } from './qdrant-tokens.js';
 import { scoped, type VectorFilter } from './vector-filter.js';
@@ -45,6 +45,16 @@ export interface TenantVectorStoreOptions {
   readonly connections?: number;
   /** Tenants whose token is kept for reuse (default 256). */
   readonly maxTenants?: number;
+  /**
+   * The generation of the current tenant's collection that a call naming none goes to (default:
+   * always 0). The gateway reads it from the tenant's state, the same for a whole request.
+   */
+  readonly generation?: () => Promise<number>;
+}
+
+/** Which generation of the tenant's collection a call goes to, when not the current one. */
+export interface VectorTarget {
+  readonly generation?: number;
 }
 
 const BM25 = 'qdrant/bm25';
@@ -68,8 +78,10 @@ const BM25_OPTIONS = { avg_len: 70 } as const;
 export class TenantVectorStore {
   readonly #http: QdrantHttp;
   readonly #tokens: QdrantTokens;
+  readonly #generation: () => Promise<number>;
 
   constructor(options: TenantVectorStoreOptions) {
+    this.#generation = options.generation ?? (() => Promise.resolve(0));
     this.#http = new QdrantHttp(options.url, options.connections ?? 32);
     this.#tokens = new QdrantTokens({
       apiKey: options.apiKey,
@@ -78,7 +90,7 @@ export class TenantVectorStore {
   }
 
   /** Writes points; the tenant's id is stamped on every payload here, whatever the caller gave. */
-  async upsert(points: readonly VectorPoint[]): Promise<void> {
+  async upsert(points: readonly VectorPoint[], target: VectorTarget = {}): Promise<void> {
     const tenantId = TenantContext.requireTenantId();
     const body = {
       points: points.map((p) => ({
@@ -90,7 +102,7 @@ export class TenantVectorStore {
         payload: { ...p.payload, tenant_id: tenantId },
       })),
     };
-    await this.call(tenantId, 'PUT', 'points?wait=true', body);
+    await this.call(tenantId, 'PUT', 'points?wait=true', body, target);
   }
 
   /** Searches the tenant's points (Qdrant's query API); a caller's filter only narrows them. */
@@ -141,11 +153,45 @@ export class TenantVectorStore {
   }
 
   /** Deletes the tenant's points matching `filter` (inside the tenant's scope). */
-  async deleteByFilter(filter: VectorFilter): Promise<void> {
+  async deleteByFilter(filter: VectorFilter, target: VectorTarget = {}): Promise<void> {
     const tenantId = TenantContext.requireTenantId();
-    await this.call(tenantId, 'POST', 'points/delete?wait=true', {
-      filter: scoped(tenantId, filter),
-    });
+    await this.call(
+      tenantId,
+      'POST',
+      'points/delete?wait=true',
+      { filter: scoped(tenantId, filter) },
+      target,
+    );
+  }
+
+  /**
+   * Every point of the tenant's collection of `target` with the payload fields `fields`, page
+   * by page (`pageSize` points at most each), for work over a whole collection.
+   */
+  async *scan(
+    fields: readonly string[],
+    target: VectorTarget = {},
+    pageSize = 1_000,
+  ): AsyncGenerator<VectorHit[]> {
+    const tenantId = TenantContext.requireTenantId();
+    let offset: unknown = undefined;
+    do {
+      const answer = (await this.call(
+        tenantId,
+        'POST',
+        'points/scroll',
+        {
+          filter: scoped(tenantId, undefined),
+          limit: pageSize,
+          with_payload: { include: [...fields, 'tenant_id'] },
+          with_vector: false,
+          ...(offset !== undefined && offset !== null ? { offset } : {}),
+        },
+        target,
+      )) as { points?: unknown[]; next_page_offset?: unknown };
+      yield (answer.points ?? []).map((point) => ownPoint(tenantId, point));
+      offset = answer.next_page_offset;
+    } while (offset !== undefined && offset !== null);
   }
 
   /** Counts the tenant's points, or those matching `filter`. */
@@ -163,9 +209,16 @@ export class TenantVectorStore {
     await this.#http.close();
   }
 
-  private async call(tenantId: string, method: 'PUT' | 'POST', path: string, body: unknown) {
-    const token = await this.#tokens.forTenant(tenantId);
-    const { collection } = tenantNames(tenantId);
+  private async call(
+    tenantId: string,
+    method: 'PUT' | 'POST',
+    path: string,
+    body: unknown,
+    target: VectorTarget = {},
+  ) {
+    const generation = target.generation ?? (await this.#generation());
+    const token = await this.#tokens.forTenant(tenantId, generation);
+    const collection = collectionOf(tenantId, generation);
     return this.#http.call(token, method, `/collections/${collection}/${path}`, body);
   }
 }
