@@ -285,7 +285,7 @@ describe('ModelRouter', () => {
             id: 'azure',
             kind: 'azure-openai',
             purpose: 'chat',
-            base_url: servers.cheap.url,
+            base_url: servers.cheap.azureUrl,
             api_key_env: 'AZURE_TEST_KEY',
             model: 'gpt-4o-mini',
             deployment: 'prod-mini',
@@ -297,13 +297,17 @@ describe('ModelRouter', () => {
       }),
       { AZURE_TEST_KEY: 'azure-test-key' },
     );
-    // The test server serves no deployment paths: the 404 shows where the request went.
-    await expect(
-      new ModelRouter(azure).complete('azure-chat', {}, ask(newCanary())),
-    ).rejects.toMatchObject({ code: 'upstream_error' });
+    const canary = newCanary();
+    const { answer, route } = await new ModelRouter(azure).complete('azure-chat', {}, ask(canary));
+    expect(answer.text).toContain(canary);
+    expect(route.upstream).toBe('azure');
     const [request] = servers.cheap.requests;
-    expect(request?.path).toBe('/v1/deployments/prod-mini/chat/completions');
-    expect(request?.headers['api-key']).toBe('azure-test-key');
+    expect(request).toMatchObject({
+      path: '/openai/deployments/prod-mini/chat/completions',
+      deployment: 'prod-mini',
+      apiVersion: '2024-10-21',
+      apiKey: 'azure-test-key',
+    });
     expect(request?.headers.authorization).toBeUndefined();
   });
 });
