@@ -17,7 +17,7 @@ import { type AddressInfo } from 'node:net';
  * ```ts
  * const server = await startOpenAiServer({ dimensions: 16 });
  * const client = new OpenAI({ baseURL: server.url, apiKey: 'test' });
- * const azure = new AzureOpenAI({ baseURL: server.azureUrl, apiKey: 'k', apiVersion: '2024-10-21' });
+ * const azure = new AzureOpenAI({ baseURL: server.azureUrl, apiKey: 'k', apiVersion: 'v' });
  * server.failNext(2, 503); // the next two requests, whatever their route, answer 503
  * await server.close();
  * ```
