@@ -277,6 +277,88 @@ describe('ModelRouter', () => {
     expect(routing.breakerState('baa-east')).toBe('closed');
   });
 
+  it('skips an upstream whose rate limit is used up, without calling it, until it refills', async () => {
+    const baa = ['baa-east', 'baa-west'] as const;
+    const limited = loadCatalog(
+      JSON.stringify({
+        upstreams: baa.map((name) => ({
+          id: name,
+          kind: 'openai-compatible',
+          purpose: 'chat',
+          base_url: servers[name].url,
+          model: `${name}-chat`,
+          context_tokens: 8192,
+          baa: true,
+          zero_retention: true,
+          rate_limit: { requests_per_minute: 1 },
+        })),
+        models: [{ name: 'limited', purpose: 'chat', upstreams: [...baa] }],
+      }),
+      {},
+    );
+    let nowMs = 0;
+    const routing = new ModelRouter(limited, { now: () => nowMs });
+    const canaries = [newCanary(), newCanary(), newCanary(), newCanary()] as const;
+    const seenBy = (canary: string) => baa.map((name) => seen(name, canary));
+
+    expect((await routing.complete('limited', phi, ask(canaries[0]))).route.upstream).toBe(
+      'baa-east',
+    );
+    const fallen = await routing.complete('limited', phi, ask(canaries[1]));
+    expect(fallen.route.attempts).toEqual([
+      { upstream: 'baa-east', outcome: 'rate_limited' },
+      { upstream: 'baa-west', outcome: 'ok' },
+    ]);
+    await expect(routing.stream('limited', phi, ask(canaries[2]))).rejects.toMatchObject({
+      code: 'no_compliant_upstream',
+      attempts: [
+        { upstream: 'baa-east', outcome: 'rate_limited' },
+        { upstream: 'baa-west', outcome: 'rate_limited' },
+      ],
+    });
+    nowMs += 60_000;
+    expect((await routing.complete('limited', phi, ask(canaries[3]))).route.upstream).toBe(
+      'baa-east',
+    );
+    expect(canaries.map(seenBy)).toEqual([
+      [1, 0],
+      [0, 1],
+      [0, 0],
+      [1, 0],
+    ]);
+  });
+
+  it('counts each batch of an embeddings call against the rate limit', async () => {
+    const limited = loadCatalog(
+      JSON.stringify({
+        upstreams: [
+          {
+            id: 'embed-limited',
+            kind: 'openai-compatible',
+            purpose: 'embeddings',
+            base_url: servers.cheap.url,
+            model: 'test-embed',
+            dimensions: 8,
+            rate_limit: { requests_per_minute: 2 },
+          },
+        ],
+        models: [{ name: 'embed-limited', purpose: 'embeddings', upstreams: ['embed-limited'] }],
+      }),
+      {},
+    );
+    const routing = new ModelRouter(limited, { now: () => 0 });
+    // 65 texts are two requests of at most 64: the minute's two.
+    const texts = Array.from({ length: 65 }, (_, i) => `text ${i}`);
+    expect((await routing.embed('embed-limited', open, texts)).vectors).toHaveLength(65);
+    expect(servers.cheap.requests).toHaveLength(2);
+
+    await expect(routing.embed('embed-limited', open, ['one more'])).rejects.toMatchObject({
+      code: 'no_compliant_upstream',
+      attempts: [{ upstream: 'embed-limited', outcome: 'rate_limited' }],
+    });
+    expect(servers.cheap.requests).toHaveLength(2);
+  });
+
   it('calls an Azure upstream by its deployment, with the api-version and api-key', async () => {
     const azure = loadCatalog(
       JSON.stringify({
@@ -285,7 +367,7 @@ describe('ModelRouter', () => {
             id: 'azure',
             kind: 'azure-openai',
             purpose: 'chat',
-            base_url: servers.cheap.url,
+            base_url: servers.cheap.azureUrl,
             api_key_env: 'AZURE_TEST_KEY',
             model: 'gpt-4o-mini',
             deployment: 'prod-mini',
@@ -297,13 +379,17 @@ describe('ModelRouter', () => {
       }),
       { AZURE_TEST_KEY: 'azure-test-key' },
     );
-    // The test server serves no deployment paths: the 404 shows where the request went.
-    await expect(
-      new ModelRouter(azure).complete('azure-chat', {}, ask(newCanary())),
-    ).rejects.toMatchObject({ code: 'upstream_error' });
+    const canary = newCanary();
+    const { answer, route } = await new ModelRouter(azure).complete('azure-chat', {}, ask(canary));
+    expect(answer.text).toContain(canary);
+    expect(route.upstream).toBe('azure');
     const [request] = servers.cheap.requests;
-    expect(request?.path).toBe('/v1/deployments/prod-mini/chat/completions');
-    expect(request?.headers['api-key']).toBe('azure-test-key');
+    expect(request).toMatchObject({
+      path: '/openai/deployments/prod-mini/chat/completions',
+      deployment: 'prod-mini',
+      apiVersion: '2024-10-21',
+      apiKey: 'azure-test-key',
+    });
     expect(request?.headers.authorization).toBeUndefined();
   });
 });

@@ -11,10 +11,13 @@ import { type AddressInfo } from 'node:net';
  * A small OpenAI-compatible server on 127.0.0.1 for tests: embeddings, chat completions (plain
  * and streamed) and the model list. Answers are deterministic, every request is recorded, and
  * the next requests can be made to fail, so retry behaviour is testable without a model.
+ * Azure OpenAI's deployment paths (`/openai/deployments/{deployment}/chat/completions` and
+ * `/embeddings`, with `?api-version=`) are answered the same way, under `azureUrl`.
  *
  * ```ts
  * const server = await startOpenAiServer({ dimensions: 16 });
  * const client = new OpenAI({ baseURL: server.url, apiKey: 'test' });
+ * const azure = new AzureOpenAI({ baseURL: server.azureUrl, apiKey: 'k', apiVersion: 'v' });
  * server.failNext(2, 503); // the next two requests, whatever their route, answer 503
  * await server.close();
  * ```
@@ -56,7 +59,10 @@ export interface OpenAiServerOptions {
   readonly answer?: (request: ChatRequestBody) => ChatReply | Promise<ChatReply>;
   /** Model ids listed by `GET /v1/models` (default `['test-embed', 'test-chat']`). */
   readonly models?: readonly string[];
-  /** When set, requests without `Authorization: Bearer <apiKey>` get 401. */
+  /**
+   * When set, requests without `Authorization: Bearer <apiKey>` get 401; on Azure's paths, those
+   * without the header `api-key: <apiKey>`, as Azure OpenAI takes a key.
+   */
   readonly apiKey?: string;
   /**
    * Rewrites an embeddings response before it is sent (reorder `data`, drop or corrupt an
@@ -85,12 +91,20 @@ export interface RecordedRequest {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   readonly body: unknown;
+  /** The deployment an Azure path names (absent on OpenAI's paths). */
+  readonly deployment?: string;
+  /** The `api-version` query parameter, when one was sent. */
+  readonly apiVersion?: string;
+  /** The `api-key` header (Azure's way to send a key), when one was sent. */
+  readonly apiKey?: string;
 }
 
 /** A running server. */
 export interface OpenAiServer {
   /** Base URL ending in `/v1`, as the openai client's `baseURL` expects. */
   readonly url: string;
+  /** Base URL ending in `/openai`, as an Azure resource's (AzureOpenAI's `baseURL`). */
+  readonly azureUrl: string;
   /** Every request, in arrival order, failed ones included. */
   readonly requests: RecordedRequest[];
   /**
@@ -306,6 +320,54 @@ async function waitUnlessClosed(response: ServerResponse, ms: number): Promise<b
   });
 }
 
+/** Azure's deployment paths, and the OpenAI path each answers as. */
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/u;
+
+/**
+ * What a request asks for: the route as OpenAI names it (`POST /v1/embeddings`) and, from
+ * Azure's path and query, the deployment and API version it names.
+ */
+function requestOf(
+  request: IncomingMessage,
+  body: unknown,
+): { readonly recorded: RecordedRequest; readonly route: string } {
+  const method = request.method ?? 'GET';
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  const azure = AZURE_PATH.exec(path);
+  const apiVersion = url.searchParams.get('api-version') ?? undefined;
+  const apiKey = request.headers['api-key'];
+  const recorded: RecordedRequest = {
+    method,
+    path,
+    headers: request.headers,
+    body,
+    ...(azure?.[1] !== undefined ? { deployment: decodeURIComponent(azure[1]) } : {}),
+    ...(apiVersion !== undefined ? { apiVersion } : {}),
+    ...(typeof apiKey === 'string' ? { apiKey } : {}),
+  };
+  return { recorded, route: `${method} ${azure === null ? path : `/v1/${azure[2]}`}` };
+}
+
+/** Why the server refuses a request before answering it, if it does. */
+function refusal(
+  recorded: RecordedRequest,
+  apiKey: string | undefined,
+): { readonly status: number; readonly message: string } | undefined {
+  if (recorded.deployment !== undefined) {
+    // As Azure OpenAI: the API version is required, and the key comes in `api-key`.
+    if (recorded.apiVersion === undefined) return { status: 404, message: 'no api-version' };
+    if (apiKey !== undefined && recorded.apiKey !== apiKey) {
+      return { status: 401, message: 'invalid api-key' };
+    }
+    return undefined;
+  }
+  if (apiKey !== undefined && recorded.headers.authorization !== `Bearer ${apiKey}`) {
+    return { status: 401, message: 'invalid api key' };
+  }
+  return undefined;
+}
+
 /** Starts the server on a free port of 127.0.0.1. */
 export async function startOpenAiServer(options: OpenAiServerOptions = {}): Promise<OpenAiServer> {
   const dimensions = options.dimensions ?? 8;
@@ -339,10 +401,8 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
   let control = newControl();
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const method = request.method ?? 'GET';
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const body = await readBody(request);
-    const recorded: RecordedRequest = { method, path, headers: request.headers, body };
+    const { recorded, route } = requestOf(request, body);
     if (options.keepRequests !== false) requests.push(recorded);
     if (failures.remaining > 0) {
       failures.remaining--;
@@ -352,15 +412,12 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
       sendError(response, failures.status, `failure injected by the test (${failures.status})`);
       return;
     }
-    if (
-      options.apiKey !== undefined &&
-      request.headers.authorization !== `Bearer ${options.apiKey}`
-    ) {
-      sendError(response, 401, 'invalid api key');
+    const refused = refusal(recorded, options.apiKey);
+    if (refused !== undefined) {
+      sendError(response, refused.status, refused.message);
       return;
     }
     const json = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const route = `${method} ${path}`;
     if (route === 'POST /v1/embeddings') {
       const result = embeddings(json, dimensions);
       sendJson(
@@ -400,6 +457,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
 
   return {
     url: `http://127.0.0.1:${port}/v1`,
+    azureUrl: `http://127.0.0.1:${port}/openai`,
     requests,
     abandoned,
     streams,

@@ -149,9 +149,10 @@ export const MAX_ANSWER_CHARS = 2_000_000;
 const PLACEHOLDER_API_KEY = 'isogate-no-key';
 
 /**
- * A chat model behind any OpenAI-compatible endpoint (OpenAI, Azure OpenAI's v1 API, vLLM,
- * Ollama, llama.cpp), through the official `openai` client: an answer whole (`complete`) or as
- * it is generated (`stream`). Provider-side storage is declined (`store: false`).
+ * A chat model behind any OpenAI-compatible endpoint (OpenAI, Azure OpenAI's deployments or
+ * its v1 API, vLLM, Ollama, llama.cpp), through the official `openai` client: an answer whole
+ * (`complete`) or as it is generated (`stream`). Provider-side storage is declined
+ * (`store: false`).
  */
 export class ChatModel {
   private readonly client: OpenAI;

@@ -7,17 +7,13 @@ import {
 } from '../chat-model.js';
 import { DenseEmbedder } from '../dense-embedder.js';
 import { upstreamKey, type ModelCatalog, type Upstream } from '../catalog/model-catalog.js';
-import { NoCompliantUpstreamError, type RouteAttempt, type RouteRecord } from './route-record.js';
-import { RoutePlans, type RoutePlan } from './route-plans.js';
+import { followPlan, type UpstreamGates } from './follow-plan.js';
+import type { RouteRecord } from './route-record.js';
+import { RoutePlans } from './route-plans.js';
 import { openStream, type OpenedStream } from './opened-stream.js';
 import type { TenantPolicy } from './tenant-policy.js';
-import {
-  BreakerOpen,
-  UpstreamBreakers,
-  type BreakerSettings,
-  type BreakerState,
-} from './upstream-breakers.js';
-import { fallbackReason } from './upstream-failure.js';
+import { UpstreamBreakers, type BreakerSettings, type BreakerState } from './upstream-breakers.js';
+import { UpstreamRateLimits } from './upstream-rate-limits.js';
 
 /** How the router falls back. */
 export interface ModelRouterOptions {
@@ -26,7 +22,12 @@ export interface ModelRouterOptions {
   readonly maxAttempts?: number;
   /** (policy, logical model) compliance decisions kept (default 1,000). */
   readonly cacheSize?: number;
+  /** The clock the upstreams' rate limits are counted by, in milliseconds (`Date.now`). */
+  readonly now?: () => number;
 }
+
+/** Texts per embeddings request (DenseEmbedder's default), which rate limits count by. */
+const EMBEDDINGS_BATCH_SIZE = 64;
 
 /** A chat request as the router takes it: the model is the upstream's, set per attempt. */
 export type RoutedChatRequest = Omit<ChatModelRequest, 'model'>;
@@ -57,17 +58,17 @@ export interface RoutedVectors {
 
 /**
  * Sends each request to the first upstream of its logical model that the tenant's policy
- * allows and whose breaker is closed, and falls back to the next compliant one when that one
- * times out, answers 5xx or 429, or cannot be reached. A non-compliant upstream is never
- * called: the only upstreams tried are those of the request's plan, which holds the compliant
- * ones alone. A 4xx answer or the caller's departure reaches the caller as it is.
+ * allows, whose breaker is closed and whose rate limit (in this process) is not used up, and
+ * falls back to the next compliant one when that one times out, answers 5xx or 429, or cannot
+ * be reached. A non-compliant upstream is never called: the only upstreams tried are those of
+ * the request's plan, which holds the compliant ones alone. A 4xx answer or the caller's
+ * departure reaches the caller as it is.
  */
 export class ModelRouter {
   readonly #chat = new Map<string, ChatModel>();
   readonly #embedders = new Map<string, DenseEmbedder>();
-  readonly #breakers: UpstreamBreakers;
+  readonly #gates: UpstreamGates;
   readonly #plans: RoutePlans;
-  readonly #maxAttempts: number | undefined;
 
   constructor(catalog: ModelCatalog, options: ModelRouterOptions = {}) {
     for (const upstream of catalog.upstreams) {
@@ -87,6 +88,7 @@ export class ModelRouter {
             ...connection,
             model: upstream.model,
             dimensions: upstream.dimensions ?? 0,
+            batchSize: EMBEDDINGS_BATCH_SIZE,
           }),
         );
       }
@@ -95,11 +97,14 @@ export class ModelRouter {
     if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1)) {
       throw new RangeError(`maxAttempts must be a positive integer, got ${maxAttempts}`);
     }
-    this.#maxAttempts = maxAttempts;
-    this.#breakers = new UpstreamBreakers(
-      catalog.upstreams.map((upstream) => upstream.id),
-      options.breaker,
-    );
+    this.#gates = {
+      breakers: new UpstreamBreakers(
+        catalog.upstreams.map((upstream) => upstream.id),
+        options.breaker,
+      ),
+      limits: new UpstreamRateLimits(catalog.upstreams, options.now),
+      maxAttempts,
+    };
     this.#plans = new RoutePlans(catalog, options.cacheSize);
   }
 
@@ -116,7 +121,7 @@ export class ModelRouter {
     signal?: AbortSignal,
   ): Promise<RoutedAnswer> {
     const plan = this.#plans.plan(logicalModel, 'chat', policy);
-    const { value, route } = await this.route(plan, (upstream) =>
+    const { value, route } = await followPlan(plan, this.#gates, (upstream) =>
       this.chatOf(upstream).complete({ ...request, model: upstream.model }, signal),
     );
     return { answer: value, route };
@@ -136,7 +141,7 @@ export class ModelRouter {
     signal?: AbortSignal,
   ): Promise<RoutedStream> {
     const plan = this.#plans.plan(logicalModel, 'chat', policy);
-    const { value, route } = await this.route<OpenedStream>(plan, (upstream) =>
+    const { value, route } = await followPlan<OpenedStream>(plan, this.#gates, (upstream) =>
       openStream(this.chatOf(upstream).stream({ ...request, model: upstream.model }, signal)),
     );
     return { route, deltas: value.deltas };
@@ -155,52 +160,20 @@ export class ModelRouter {
     texts: readonly string[],
   ): Promise<RoutedVectors> {
     const plan = this.#plans.plan(logicalModel, 'embeddings', policy);
-    const { value, route } = await this.route(plan, (upstream) =>
-      this.embedderOf(upstream).embedCounted(texts),
+    // One request per batch: that is what an upstream's rate limit counts.
+    const requests = Math.ceil(texts.length / EMBEDDINGS_BATCH_SIZE);
+    const { value, route } = await followPlan(
+      plan,
+      this.#gates,
+      (upstream) => this.embedderOf(upstream).embedCounted(texts),
+      requests,
     );
     return { vectors: value.vectors, tokens: value.tokens, route };
   }
 
   /** The state of upstream `id`'s breaker, for health checks and metrics. */
   breakerState(upstreamId: string): BreakerState {
-    return this.#breakers.state(upstreamId);
-  }
-
-  private async route<T>(
-    plan: RoutePlan,
-    call: (upstream: Upstream) => Promise<T>,
-  ): Promise<{ value: T; route: RouteRecord }> {
-    if (plan.upstreams.length === 0) {
-      throw new NoCompliantUpstreamError('no_compliant', plan.policyVersion, []);
-    }
-    const attempts: RouteAttempt[] = [];
-    let budget = this.#maxAttempts ?? plan.upstreams.length;
-    let lastFailure: unknown;
-    for (const upstream of plan.upstreams) {
-      if (budget === 0) break;
-      try {
-        const value = await this.#breakers.run(upstream.id, () => call(upstream));
-        attempts.push({ upstream: upstream.id, outcome: 'ok' });
-        const route: RouteRecord = {
-          upstream: upstream.id,
-          upstream_model: upstream.model,
-          policy_version: plan.policyVersion,
-          attempts,
-        };
-        return { value, route };
-      } catch (error) {
-        if (error instanceof BreakerOpen) {
-          attempts.push({ upstream: upstream.id, outcome: 'breaker_open' });
-          continue;
-        }
-        const reason = fallbackReason(error);
-        if (reason === undefined) throw error;
-        attempts.push({ upstream: upstream.id, outcome: reason });
-        lastFailure = error;
-        budget--;
-      }
-    }
-    throw new NoCompliantUpstreamError('exhausted', plan.policyVersion, attempts, lastFailure);
+    return this.#gates.breakers.state(upstreamId);
   }
 
   private chatOf(upstream: Upstream): ChatModel {

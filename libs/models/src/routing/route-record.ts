@@ -1,7 +1,11 @@
 import { IsogateError } from '@isogate/isolation';
 import type { FallbackReason } from './upstream-failure.js';
 
-/** How one upstream of a route fared: answered, skipped (breaker open), or why it failed. */
+/**
+ * How one upstream of a route fared: answered, skipped without a call (`breaker_open`, or
+ * `rate_limited` when its rate limit in this process is used up), or why it failed (a 429
+ * from the upstream is `rate_limited` too).
+ */
 export type AttemptOutcome = 'ok' | 'breaker_open' | FallbackReason;
 
 /** One upstream the router tried or skipped, in order. */
@@ -23,9 +27,10 @@ export interface RouteRecord {
 
 /**
  * No upstream that the tenant's policy allows could answer: none complies (`reason`
- * `no_compliant`), or every compliant one failed, was skipped by its breaker or was beyond
- * the retry budget (`exhausted`; `cause` is the last failure). Code `no_compliant_upstream`
- * (503). The message names no upstream; `attempts` does, for the logs and the audit.
+ * `no_compliant`), or every compliant one failed, was skipped by its breaker or its rate
+ * limit, or was beyond the retry budget (`exhausted`; `cause` is the last failure). Code
+ * `no_compliant_upstream` (503). The message names no upstream; `attempts` does, for the logs
+ * and the audit.
  */
 export class NoCompliantUpstreamError extends IsogateError {
   constructor(
