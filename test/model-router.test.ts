@@ -306,14 +306,14 @@ describe('ModelRouter', () => {
     );
     const fallen = await routing.complete('limited', phi, ask(canaries[1]));
     expect(fallen.route.attempts).toEqual([
-      { upstream: 'baa-east', outcome: 'rate_limited' },
+      { upstream: 'baa-east', outcome: 'limit_reached' },
       { upstream: 'baa-west', outcome: 'ok' },
     ]);
     await expect(routing.stream('limited', phi, ask(canaries[2]))).rejects.toMatchObject({
       code: 'no_compliant_upstream',
       attempts: [
-        { upstream: 'baa-east', outcome: 'rate_limited' },
-        { upstream: 'baa-west', outcome: 'rate_limited' },
+        { upstream: 'baa-east', outcome: 'limit_reached' },
+        { upstream: 'baa-west', outcome: 'limit_reached' },
       ],
     });
     nowMs += 60_000;
@@ -354,7 +354,7 @@ describe('ModelRouter', () => {
 
     await expect(routing.embed('embed-limited', open, ['one more'])).rejects.toMatchObject({
       code: 'no_compliant_upstream',
-      attempts: [{ upstream: 'embed-limited', outcome: 'rate_limited' }],
+      attempts: [{ upstream: 'embed-limited', outcome: 'limit_reached' }],
     });
     expect(servers.cheap.requests).toHaveLength(2);
   });

@@ -90,7 +90,7 @@ describe('followPlan', () => {
 
     expect(value).toBe('answer of west');
     expect(route.attempts).toEqual([
-      { upstream: 'east', outcome: 'rate_limited' },
+      { upstream: 'east', outcome: 'limit_reached' },
       { upstream: 'west', outcome: 'ok' },
     ]);
     expect(calls).toEqual(['east', 'east', 'west']);
@@ -107,7 +107,7 @@ describe('followPlan', () => {
     nowMs += 60_000;
     expect(await outcomes(through)).toEqual(['east:ok']);
     expect(await outcomes(through)).toEqual(['east:ok']);
-    expect(await outcomes(through)).toEqual(['east:rate_limited', 'west:ok']);
+    expect(await outcomes(through)).toEqual(['east:limit_reached', 'west:ok']);
     expect(calls).toEqual(['east', 'east', 'west', 'east', 'east', 'east', 'west']);
   });
 
@@ -119,8 +119,8 @@ describe('followPlan', () => {
       code: 'no_compliant_upstream',
       reason: 'exhausted',
       attempts: [
-        { upstream: 'east', outcome: 'rate_limited' },
-        { upstream: 'west', outcome: 'rate_limited' },
+        { upstream: 'east', outcome: 'limit_reached' },
+        { upstream: 'west', outcome: 'limit_reached' },
       ],
     });
     expect(calls).toEqual(['east', 'east', 'west']);
@@ -136,7 +136,7 @@ describe('followPlan', () => {
     await expect(send(through)).rejects.toMatchObject({
       code: 'no_compliant_upstream',
       attempts: [
-        { upstream: 'east', outcome: 'rate_limited' },
+        { upstream: 'east', outcome: 'limit_reached' },
         { upstream: 'west', outcome: 'server_error' },
       ],
     });
@@ -149,7 +149,7 @@ describe('followPlan', () => {
 
     expect((await sendOf(2)).route.upstream).toBe('east');
     expect((await sendOf(1)).route.attempts).toEqual([
-      { upstream: 'east', outcome: 'rate_limited' },
+      { upstream: 'east', outcome: 'limit_reached' },
       { upstream: 'west', outcome: 'ok' },
     ]);
   });
@@ -172,7 +172,7 @@ describe('followPlan', () => {
         await expect(send(through)).rejects.toMatchObject({
           attempts: [
             { upstream: 'east', outcome: 'breaker_open' },
-            { upstream: 'west', outcome: 'rate_limited' },
+            { upstream: 'west', outcome: 'limit_reached' },
           ],
         });
       }

@@ -15,7 +15,7 @@ export interface UpstreamGates {
 
 /**
  * Calls the upstreams of `plan`, and only those, in order until one answers. One whose rate
- * limit is used up (`rate_limited`) or whose breaker is open (`breaker_open`) is skipped
+ * limit is used up (`limit_reached`) or whose breaker is open (`breaker_open`) is skipped
  * without a call, and the skip does not count against `maxAttempts`; a failure that is a
  * reason to fall back is recorded and the next one tried; any other failure is thrown as it is.
  * `requests` is what one call costs against a rate limit: the HTTP requests it sends.
@@ -39,7 +39,7 @@ export async function followPlan<T>(
     // Taken before the breaker is asked, and given back if it refuses: the breaker's check
     // and a half-open probe happen inside its call, which must not be spent on a skip.
     if (!gates.limits.take(upstream.id, requests)) {
-      attempts.push({ upstream: upstream.id, outcome: 'rate_limited' });
+      attempts.push({ upstream: upstream.id, outcome: 'limit_reached' });
       continue;
     }
     try {

@@ -3,10 +3,10 @@ import type { FallbackReason } from './upstream-failure.js';
 
 /**
  * How one upstream of a route fared: answered, skipped without a call (`breaker_open`, or
- * `rate_limited` when its rate limit in this process is used up), or why it failed (a 429
- * from the upstream is `rate_limited` too).
+ * `limit_reached` when its rate limit in this process is used up), or why it failed (a 429
+ * from the upstream is `rate_limited`), so an audit tells a skip from a provider's refusal.
  */
-export type AttemptOutcome = 'ok' | 'breaker_open' | FallbackReason;
+export type AttemptOutcome = 'ok' | 'breaker_open' | 'limit_reached' | FallbackReason;
 
 /** One upstream the router tried or skipped, in order. */
 export interface RouteAttempt {
