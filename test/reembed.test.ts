@@ -255,8 +255,16 @@ describe('re-embedding a tenant’s documents with another embeddings model', ()
 
     // Audited: the request that asked for it, and the run's end, on the MSP's chain.
     const events = await chainEvents(owner, { mspId: msp });
-    const ofTenant = events.filter((e) => e.tenant_id === id).map((e) => e.action);
-    expect(ofTenant).toContain('tenant.reembed.completed');
+    const ofTenant = events.filter((e) => e.tenant_id === id);
+    const completed = ofTenant.find((e) => e.action === 'tenant.reembed.completed');
+    expect(completed?.details).toMatchObject({
+      to_model: 'embed-second',
+      embeddings_upstreams: ['second-embed'],
+      policy_versions: [expect.any(String)],
+    });
+    expect(ofTenant.find((e) => e.action === 'PATCH /v1/tenants/:id')?.details).toMatchObject({
+      reembed: { from_model: 'embed-first', to_model: 'embed-second', documents: 3 },
+    });
   });
 
   it('keeps the tenant on its old vectors when the new model fails', async () => {

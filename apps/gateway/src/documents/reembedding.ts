@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { AuditTrail } from '@isogate/audit';
+import { AuditScope, AuditTrail } from '@isogate/audit';
 import {
   ReembedsRepository,
   StoreProvisioner,
@@ -12,7 +12,7 @@ import {
   type DocumentToReembed,
   type ReembedRecord,
 } from '@isogate/isolation';
-import type { LogicalModel } from '@isogate/models';
+import type { LogicalModel, RouteRecord } from '@isogate/models';
 import { DocumentIndex } from './document-index.js';
 import { DocumentPreparer } from './document-preparer.js';
 import type { MetadataValue } from './document-index.js';
@@ -117,7 +117,24 @@ export class Reembedding implements OnApplicationShutdown {
       roles: [],
       requestId: operator.requestId,
     };
-    const asTenant = <T>(work: () => Promise<T>) => TenantContext.run({ ...tenant }, work);
+    // Each document's embeddings route, as a request's would be on its event: the run's end
+    // event lists every upstream its embeddings went to, and the policy versions that chose.
+    const routes = { upstreams: new Set<string>(), policies: new Set<string>(), fallbacks: 0 };
+    const asTenant = <T>(work: () => Promise<T>) => {
+      const scope = new AuditScope();
+      return TenantContext.run({ ...tenant }, () => AuditScope.run(scope, work)).finally(() => {
+        const route = scope.details.embeddings_route as RouteRecord | undefined;
+        if (route === undefined) return;
+        routes.upstreams.add(route.upstream);
+        routes.policies.add(route.policy_version);
+        if (route.attempts.length > 1) routes.fallbacks++;
+      });
+    };
+    const routed = () => ({
+      embeddings_upstreams: [...routes.upstreams].sort(),
+      policy_versions: [...routes.policies].sort(),
+      fallbacks: routes.fallbacks,
+    });
     let done = 0;
     try {
       let after = '';
@@ -139,7 +156,11 @@ export class Reembedding implements OnApplicationShutdown {
       );
       this.states.forget(tenantId);
       this.retireLater(tenantId, switched.replaced);
-      await this.record(operator, tenantId, 'ok', { to_model: model.name, documents: done });
+      await this.record(operator, tenantId, 'ok', {
+        to_model: model.name,
+        documents: done,
+        ...routed(),
+      });
     } catch (error) {
       this.#log.error(
         { err: error, tenant: tenantId, generation },
@@ -150,6 +171,7 @@ export class Reembedding implements OnApplicationShutdown {
       await this.record(operator, tenantId, 'error', {
         to_model: model.name,
         documents: done,
+        ...routed(),
       }).catch(() => undefined);
     }
   }
