@@ -64,6 +64,19 @@ MERGE (e:Entity {key: entity.key})
 ON CREATE SET e.kind = entity.kind
 MERGE (c)-[:MENTIONS]->(e)`;
 
+/** WRITE_CHUNKS for the chunks of many documents: one graph query per batch of them. */
+const WRITE_DOCUMENT_CHUNKS = `
+UNWIND $chunks AS chunk
+MERGE (d:Document {id: chunk.document})
+MERGE (c:Chunk {id: chunk.id})
+SET c.document_id = chunk.document, c.chunk_index = chunk.index, c.version = chunk.version
+MERGE (d)-[:HAS_CHUNK]->(c)
+WITH c, chunk
+UNWIND chunk.entities AS entity
+MERGE (e:Entity {key: entity.key})
+ON CREATE SET e.kind = entity.kind
+MERGE (c)-[:MENTIONS]->(e)`;
+
 const REMOVE_OTHER_VERSIONS = `
 MATCH (c:Chunk {document_id: $document})
 WHERE c.version <> $version
@@ -115,6 +128,34 @@ export class DocumentIndex {
           document: doc.id,
           version: doc.version,
           chunks: batch.map((chunk) => ({
+            id: chunkId(doc.version, chunk.index),
+            index: chunk.index,
+            entities: chunk.entities.map((e) => ({ key: e.key, kind: e.kind })),
+          })),
+        }),
+      );
+    }
+  }
+
+  /**
+   * Writes versions of many documents to both stores (idempotent), in batches that mix
+   * documents: the points of 128 chunks per upsert, their graph nodes per query.
+   */
+  async writeMany(docs: readonly IndexedDocument[], generation: number): Promise<void> {
+    if (docs.length === 0) return;
+    await this.graph.ensureIndexes(GRAPH_INDEXES);
+    const chunks = docs.flatMap((doc) => doc.chunks.map((chunk) => ({ doc, chunk })));
+    for (let start = 0; start < chunks.length; start += BATCH) {
+      const batch = chunks.slice(start, start + BATCH);
+      await bothStores(
+        this.vectors.upsert(
+          batch.map(({ doc, chunk }) => pointOf(doc, chunk)),
+          { generation },
+        ),
+        this.graph.query(WRITE_DOCUMENT_CHUNKS, {
+          chunks: batch.map(({ doc, chunk }) => ({
+            document: doc.id,
+            version: doc.version,
             id: chunkId(doc.version, chunk.index),
             index: chunk.index,
             entities: chunk.entities.map((e) => ({ key: e.key, kind: e.kind })),

@@ -50,54 +50,80 @@ export class DocumentPreparer {
     pii: PiiPolicy,
     again?: { readonly model: LogicalModel; readonly version: string },
   ): Promise<PreparedDocument> {
+    const [prepared] = await this.prepareMany([{ id, body }], pii, again);
+    return prepared as PreparedDocument;
+  }
+
+  /**
+   * `prepare` for many documents, their chunks embedded together (the embedder sends as many
+   * texts per request as its upstream takes), in the order given.
+   */
+  async prepareMany(
+    items: readonly { readonly id: string; readonly body: CreateDocumentBody }[],
+    pii: PiiPolicy,
+    again?: { readonly model: LogicalModel; readonly version: string },
+  ): Promise<PreparedDocument[]> {
     const clean = again === undefined ? pii : NO_PII_RULES;
-    const title = applyPii(body.title, clean).text;
-    const text = applyPii(body.text, clean).text;
-    const metadata = redactMetadata(body.metadata, clean);
-    const chunks = chunkDocument({ title, text: text.trim().length > 0 ? text : title });
-    const texts = chunks.map((chunk) => indexText(title, chunk));
+    const cleaned = items.map(({ id, body }) => {
+      const title = applyPii(body.title, clean).text;
+      const text = applyPii(body.text, clean).text;
+      const metadata = redactMetadata(body.metadata, clean);
+      const chunks = chunkDocument({ title, text: text.trim().length > 0 ? text : title });
+      const texts = chunks.map((chunk) => indexText(title, chunk));
+      return { id, title, text, metadata, chunks, texts };
+    });
     const model = again?.model ?? (await this.embedder?.current());
     const dense =
       this.embedder === null || model === undefined
         ? undefined
-        : await this.embedder.embed(texts, model);
+        : await this.embedder.embed(
+            cleaned.flatMap((doc) => doc.texts),
+            model,
+          );
     const entityKey = await this.keys.subkey('entity');
-    const terms = metadataTerms(metadata);
-    const sealedTitle = await this.keys.sealText(title);
     // Qdrant gets keyed digests of the metadata pairs only; the values stay sealed in PostgreSQL.
     const blindIndex = await tenantMetadataIndexer(this.keys);
-    const metadataIndex = Object.entries(metadata).map(([key, value]) => blindIndex(key, value));
-    const indexedChunks: IndexedChunk[] = [];
-    for (const [position, chunk] of chunks.entries()) {
-      const vector = dense?.[position];
-      indexedChunks.push({
-        index: chunk.index,
-        // The dense model reads the natural text; only BM25 gets the lexical variants.
-        indexText: lexicalText(texts[position] ?? chunk.text),
-        sealedText: await this.keys.sealText(chunk.text),
-        ...(vector !== undefined ? { dense: vector } : {}),
-        entities: extractEntities(chunk.text, terms).map((entity) => ({
-          key: createHmac('sha256', entityKey).update(entity.key).digest('base64url'),
-          kind: entity.kind,
-        })),
+    const prepared: PreparedDocument[] = [];
+    let offset = 0;
+    for (const { id, title, text, metadata, chunks, texts } of cleaned) {
+      const vectors = dense?.slice(offset, offset + texts.length);
+      offset += texts.length;
+      const terms = metadataTerms(metadata);
+      const sealedTitle = await this.keys.sealText(title);
+      const metadataIndex = Object.entries(metadata).map(([key, value]) => blindIndex(key, value));
+      const indexedChunks: IndexedChunk[] = [];
+      for (const [position, chunk] of chunks.entries()) {
+        const vector = vectors?.[position];
+        indexedChunks.push({
+          index: chunk.index,
+          // The dense model reads the natural text; only BM25 gets the lexical variants.
+          indexText: lexicalText(texts[position] ?? chunk.text),
+          sealedText: await this.keys.sealText(chunk.text),
+          ...(vector !== undefined ? { dense: vector } : {}),
+          entities: extractEntities(chunk.text, terms).map((entity) => ({
+            key: createHmac('sha256', entityKey).update(entity.key).digest('base64url'),
+            kind: entity.kind,
+          })),
+        });
+      }
+      prepared.push({
+        title,
+        tokens: countTokens(title) + countTokens(text),
+        sealed: {
+          title: await this.keys.seal(title),
+          text: await this.keys.seal(text),
+          metadata: await this.keys.seal(JSON.stringify(metadata)),
+        },
+        indexed: {
+          id,
+          version: again?.version ?? this.version(id, { title, text, metadata }, model),
+          sealedTitle,
+          metadataIndex,
+          chunks: indexedChunks,
+        },
       });
     }
-    return {
-      title,
-      tokens: countTokens(title) + countTokens(text),
-      sealed: {
-        title: await this.keys.seal(title),
-        text: await this.keys.seal(text),
-        metadata: await this.keys.seal(JSON.stringify(metadata)),
-      },
-      indexed: {
-        id,
-        version: again?.version ?? this.version(id, { title, text, metadata }, model),
-        sealedTitle,
-        metadataIndex,
-        chunks: indexedChunks,
-      },
-    };
+    return prepared;
   }
 
   /** A digest of the processed document and of how it was indexed: a new one gets new ids. */

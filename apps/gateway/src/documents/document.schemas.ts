@@ -35,6 +35,15 @@ export const createDocumentSchema = z
   });
 export type CreateDocumentBody = z.infer<typeof createDocumentSchema>;
 
+/** Documents per batch at most: within the 16 MiB body limit, one round of index writes. */
+export const MAX_BATCH_DOCUMENTS = 1_000;
+
+/** A batch: each item is checked on its own, so one bad item does not refuse the others. */
+export const batchDocumentsSchema = z.strictObject({
+  documents: z.array(z.unknown()).min(1).max(MAX_BATCH_DOCUMENTS),
+});
+export type BatchDocumentsBody = z.infer<typeof batchDocumentsSchema>;
+
 export const listDocumentsSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(1_000).optional(),

@@ -14,15 +14,17 @@ import { IsogateError } from '@isogate/isolation';
 import { Roles } from '../auth/decorators.js';
 import { bodySchema, ZodPipe } from '../validation/zod.pipe.js';
 import {
+  batchDocumentsSchema,
   createDocumentSchema,
   DOCUMENT_ID,
   listDocumentsSchema,
+  type BatchDocumentsBody,
   type CreateDocumentBody,
   type DocumentSummary,
   type DocumentView,
   type ListDocumentsQuery,
 } from './document.schemas.js';
-import { DocumentsService, type WrittenDocument } from './documents.service.js';
+import { DocumentsService, type BatchItem, type WrittenDocument } from './documents.service.js';
 
 /** An id that cannot name any document answers 404, like one of another tenant. */
 function documentId(id: string): string {
@@ -44,6 +46,17 @@ export class DocumentsController {
     @Body(new ZodPipe(createDocumentSchema)) body: CreateDocumentBody,
   ): Promise<WrittenDocument> {
     return this.documents.put(body);
+  }
+
+  @Post('batch')
+  @HttpCode(200)
+  @Roles('admin')
+  @ApiOperation({ summary: 'Add or replace many documents; one result per item' })
+  @ApiBody({ schema: bodySchema(batchDocumentsSchema) })
+  batch(
+    @Body(new ZodPipe(batchDocumentsSchema)) body: BatchDocumentsBody,
+  ): Promise<{ data: BatchItem[] }> {
+    return this.documents.putBatch(body.documents).then((data) => ({ data }));
   }
 
   @Get()

@@ -10,12 +10,16 @@ import {
   type StoredDocument,
 } from '@isogate/isolation';
 import { DocumentIndex } from './document-index.js';
-import { DocumentPreparer } from './document-preparer.js';
-import type {
-  CreateDocumentBody,
-  DocumentSummary,
-  DocumentView,
-  ListDocumentsQuery,
+import { AuditScope } from '@isogate/audit';
+import { errorBody, statusOf, type ErrorBody } from '../errors/error-response.js';
+import { describeIssues } from '../validation/zod.pipe.js';
+import { DocumentPreparer, type PreparedDocument } from './document-preparer.js';
+import {
+  createDocumentSchema,
+  type CreateDocumentBody,
+  type DocumentSummary,
+  type DocumentView,
+  type ListDocumentsQuery,
 } from './document.schemas.js';
 import { TenantSettings } from './tenant-settings.js';
 
@@ -27,6 +31,16 @@ export interface WrittenDocument {
   readonly tokens: number;
   readonly created_at: string;
 }
+
+/** One item of a batch write: the document written, or why it was not (API.md). */
+export type BatchItem =
+  | ({ readonly index: number; readonly status: 201 } & WrittenDocument)
+  | {
+      readonly index: number;
+      readonly id?: string;
+      readonly status: number;
+      readonly error: ErrorBody['error'];
+    };
 
 /**
  * Documents of the current tenant: PostgreSQL holds the sealed document and is the authority
@@ -61,23 +75,145 @@ export class DocumentsService {
     }
   }
 
+  /**
+   * Writes many documents in one go: each item is checked and answered on its own (a bad or
+   * oversized item, or one past the document limit, fails alone), and the rest are embedded
+   * together, written to the indexes in shared batches and made visible in one transaction.
+   * A store that fails fails the batch (503), leaving each document as it was.
+   */
+  async putBatch(items: readonly unknown[]): Promise<BatchItem[]> {
+    try {
+      return await this.putBatchOnce(items);
+    } catch (error) {
+      if (!(error instanceof VectorGenerationChanged)) throw error;
+      const context = TenantContext.require();
+      this.states.forget(TenantContext.requireTenantId());
+      return TenantContext.run({ ...context }, () => this.putBatchOnce(items));
+    }
+  }
+
+  private async putBatchOnce(items: readonly unknown[]): Promise<BatchItem[]> {
+    const generation = (await this.states.current())?.vectorGeneration ?? 0;
+    const settings = await this.settings.current();
+    const results: (BatchItem | undefined)[] = items.map(() => undefined);
+    const fail = (index: number, error: IsogateError, id?: string) => {
+      results[index] = {
+        index,
+        ...(id !== undefined ? { id } : {}),
+        status: statusOf(error.code).status,
+        error: errorBody(error.code, error.message, error.details?.param).error,
+      };
+    };
+    const accepted: { index: number; id: string; body: CreateDocumentBody; bytes: number }[] = [];
+    const seen = new Set<string>();
+    for (const [index, item] of items.entries()) {
+      const parsed = createDocumentSchema.safeParse(item ?? {});
+      if (!parsed.success) {
+        const first = parsed.error.issues[0];
+        const param = first?.path.join('.');
+        fail(
+          index,
+          new IsogateError(
+            'invalid_request',
+            describeIssues(parsed.error),
+            param ? { param } : undefined,
+          ),
+        );
+        continue;
+      }
+      const body = parsed.data;
+      const id = body.id ?? randomUUID();
+      const bytes = Buffer.byteLength(body.title) + Buffer.byteLength(body.text);
+      if (bytes > settings.maxDocumentBytes) {
+        fail(index, tooLarge(bytes, settings.maxDocumentBytes), id);
+      } else if (seen.has(id)) {
+        fail(
+          index,
+          new IsogateError('invalid_request', 'The batch names this id twice', { param: 'id' }),
+          id,
+        );
+      } else {
+        seen.add(id);
+        accepted.push({ index, id, body, bytes });
+      }
+    }
+    const prepared = await this.preparer.prepareMany(accepted, settings.pii);
+    const reserved = await this.documents.reserveMany(
+      accepted.map(({ id }, at) => ({ id, sealed: (prepared[at] as PreparedDocument).sealed })),
+      settings.maxDocuments,
+    );
+    const writing = accepted.flatMap((item, at) => {
+      if (reserved.has(item.id)) return [{ ...item, prepared: prepared[at] as PreparedDocument }];
+      fail(item.index, limitReached(settings.maxDocuments), item.id);
+      return [];
+    });
+    const written = await this.documents.publishMany(
+      writing.map(({ id, bytes, prepared: p }) => ({
+        id,
+        next: {
+          sealed: p.sealed,
+          chunks: p.indexed.chunks.length,
+          tokens: p.tokens,
+          bytes,
+          version: p.indexed.version,
+        },
+      })),
+      generation,
+      async (current) => {
+        const docs = writing.map(({ prepared: p }) => p.indexed);
+        try {
+          await this.index.writeMany(docs, generation);
+          for (const doc of docs) {
+            // Only a document that had a version before has one to remove.
+            if (current.has(doc.id) && current.get(doc.id) !== '') {
+              await this.index.removeOtherVersions(doc.id, doc.version, generation);
+            }
+          }
+        } catch (error) {
+          for (const doc of docs) {
+            if (current.get(doc.id) === doc.version) continue;
+            await this.index.removeVersion(doc.id, doc.version, generation).catch(() => undefined);
+          }
+          throw error;
+        }
+      },
+    );
+    for (const { index, id, prepared: p } of writing) {
+      const createdAt = written.get(id);
+      if (createdAt === undefined) {
+        fail(index, new IsogateError('conflict', 'The document changed meanwhile; retry'), id);
+        continue;
+      }
+      results[index] = {
+        index,
+        status: 201,
+        id,
+        title: p.title,
+        chunks: p.indexed.chunks.length,
+        tokens: p.tokens,
+        created_at: createdAt.toISOString(),
+      };
+    }
+    const answered = results as BatchItem[];
+    AuditScope.annotate({
+      documents: {
+        items: items.length,
+        written: answered.filter((item) => item.status === 201).length,
+        ids: answered.flatMap((item) => (item.status === 201 ? [item.id] : [])),
+      },
+    });
+    return answered;
+  }
+
   private async putOnce(body: CreateDocumentBody): Promise<WrittenDocument> {
     const generation = (await this.states.current())?.vectorGeneration ?? 0;
     const settings = await this.settings.current();
     const bytes = Buffer.byteLength(body.title) + Buffer.byteLength(body.text);
-    if (bytes > settings.maxDocumentBytes) {
-      throw new IsogateError(
-        'document_too_large',
-        `The document is ${bytes} bytes; this tenant's limit is ${settings.maxDocumentBytes}`,
-      );
-    }
+    if (bytes > settings.maxDocumentBytes) throw tooLarge(bytes, settings.maxDocumentBytes);
     const id = body.id ?? randomUUID();
     const prepared = await this.preparer.prepare(id, body, settings.pii);
     if (!(await this.documents.reserve(id, prepared.sealed, settings.maxDocuments))) {
-      throw new IsogateError(
-        'document_limit_reached',
-        `This tenant may hold at most ${settings.maxDocuments} documents`,
-      );
+      throw limitReached(settings.maxDocuments);
     }
     const { version } = prepared.indexed;
     const next = {
@@ -183,4 +319,18 @@ export class DocumentsService {
     ];
     return { created, id };
   }
+}
+
+function tooLarge(bytes: number, limit: number): IsogateError {
+  return new IsogateError(
+    'document_too_large',
+    `The document is ${bytes} bytes; this tenant's limit is ${limit}`,
+  );
+}
+
+function limitReached(limit: number): IsogateError {
+  return new IsogateError(
+    'document_limit_reached',
+    `This tenant may hold at most ${limit} documents`,
+  );
 }

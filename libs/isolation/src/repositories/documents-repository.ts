@@ -202,6 +202,104 @@ export class DocumentsRepository {
     });
   }
 
+  /**
+   * `reserve` for many documents in one transaction: answers the ids that may be written
+   * (existing ones, and new ones while the tenant stays within `maxDocuments`, in the order
+   * given); the others would pass the limit.
+   */
+  async reserveMany(
+    documents: readonly { readonly id: string; readonly sealed: SealedContent }[],
+    maxDocuments: number,
+  ): Promise<Set<string>> {
+    if (documents.length === 0) return new Set();
+    return this.db.transaction(async (s) => {
+      await s.query(LOCK_DOCUMENT, [COUNT_LOCK]);
+      const ids = documents.map((doc) => doc.id);
+      const existing = await s.query<{ id: string }>(
+        'SELECT id FROM documents WHERE id = ANY($1::text[])',
+        [ids],
+      );
+      const [{ count } = { count: '0' }] = await s.query<{ count: string }>(
+        'SELECT count(*) AS count FROM documents',
+      );
+      const accepted = new Set(existing.map((row) => row.id));
+      let room = maxDocuments - Number(count);
+      const fresh = documents.filter((doc) => {
+        if (accepted.has(doc.id) || room <= 0) return false;
+        room--;
+        accepted.add(doc.id);
+        return true;
+      });
+      if (fresh.length > 0) {
+        await s.query(
+          `INSERT INTO documents (tenant_id, id, title_enc, text_enc, content_sha256, state)
+           SELECT current_setting('app.tenant_id', true), d.id, d.title, d.text, '', 'writing'
+             FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS d(id, title, text)
+           ON CONFLICT DO NOTHING`,
+          [
+            fresh.map((doc) => doc.id),
+            fresh.map((doc) => doc.sealed.title),
+            fresh.map((doc) => doc.sealed.text),
+          ],
+        );
+      }
+      return accepted;
+    });
+  }
+
+  /**
+   * `publish` for many reserved documents in one transaction: every document's lock is taken
+   * (in id order, so two batches cannot deadlock), `writeIndexes` runs once for all of them
+   * (told the version each shows now), then every row is made visible and the corpus version
+   * bumped once. Answers the creation time of each row still there (a row a deletion removed
+   * meanwhile is absent).
+   * @throws VectorGenerationChanged as `publish`
+   */
+  async publishMany(
+    documents: readonly { readonly id: string; readonly next: DocumentVersion }[],
+    generation: number,
+    writeIndexes: (current: ReadonlyMap<string, string>) => Promise<void>,
+  ): Promise<Map<string, Date>> {
+    if (documents.length === 0) return new Map();
+    return this.db.transaction(async (s) => {
+      const ids = documents.map((doc) => doc.id);
+      await s.query(
+        `SELECT pg_advisory_xact_lock(
+           hashtextextended(current_setting('app.tenant_id', true) || ':' || id, 0))
+           FROM unnest($1::text[]) AS id ORDER BY id`,
+        [ids],
+      );
+      const generations = await readGenerations(s);
+      if (generations.current !== generation) throw new VectorGenerationChanged();
+      const before = await s.query<{ id: string; content_sha256: string }>(
+        'SELECT id, content_sha256 FROM documents WHERE id = ANY($1::text[]) FOR UPDATE',
+        [ids],
+      );
+      await writeIndexes(new Map(before.map((row) => [row.id, row.content_sha256])));
+      const rows = await s.query<{ id: string; created_at: Date }>(
+        `UPDATE documents AS t SET title_enc = d.title, text_enc = d.text,
+           metadata_enc = d.metadata, metadata = '{}', chunks = d.chunks, tokens = d.tokens,
+           bytes = d.bytes, content_sha256 = d.version, state = 'ready', updated_at = now()
+         FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[], $5::int[], $6::int[],
+                     $7::int[], $8::text[])
+              AS d(id, title, text, metadata, chunks, tokens, bytes, version)
+         WHERE t.id = d.id RETURNING t.id, t.created_at`,
+        [
+          ids,
+          documents.map((doc) => doc.next.sealed.title),
+          documents.map((doc) => doc.next.sealed.text),
+          documents.map((doc) => doc.next.sealed.metadata),
+          documents.map((doc) => doc.next.chunks),
+          documents.map((doc) => doc.next.tokens),
+          documents.map((doc) => doc.next.bytes),
+          documents.map((doc) => doc.next.version),
+        ],
+      );
+      await s.query(BUMP_CORPUS);
+      return new Map(rows.map((row) => [row.id, row.created_at]));
+    });
+  }
+
   /** Up to `limit` visible documents after `after`, oldest first. */
   async page(
     after: { readonly created: string; readonly id: string } | undefined,
