@@ -32,6 +32,15 @@ export function documentBody(t: FuzzTargets): Body {
     .map(([fields, n]) => (n === 0 ? { ...fields, tenant_id: t.controlTenant } : fields));
 }
 
+/** `POST /v1/documents/batch`: a few documents, some hostile, or something that is no batch. */
+export function batchBody(t: FuzzTargets): Body {
+  return fc.oneof(
+    fc.record({ documents: fc.array(documentBody(t), { minLength: 1, maxLength: 4 }) }),
+    fc.record({ documents: fc.oneof(fc.constant([]), hostileString(), fc.integer()) }),
+    documentBody(t),
+  );
+}
+
 /** A retrieval filter: metadata conditions, and Qdrant filter syntax smuggled in. */
 function filterValue(t: FuzzTargets): fc.Arbitrary<unknown> {
   return fc.oneof(

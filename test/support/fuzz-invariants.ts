@@ -57,7 +57,7 @@ export function untouchedProblems(before: TenantSnapshot, after: TenantSnapshot)
 
 /**
  * Differences in the fuzzed tenant that no accepted request explains: a document that
- * appeared or changed without a 2xx write of that id, or vanished without a 2xx delete; a
+ * appeared or changed without a 2xx write of that id (or a batch item written with it), or vanished without a 2xx delete; a
  * tenant record that changed (only an operator of its own MSP may change it, and the fuzzer's
  * operator is of another MSP).
  */
@@ -73,6 +73,12 @@ export function unexplainedProblems(
         .map((r) => String((r.json as { id?: unknown } | undefined)?.id)),
     );
   const written = accepted('POST /v1/documents');
+  // A batch answers 200 as a whole; each item it wrote answers 201 with its id.
+  for (const r of results) {
+    if (r.request.route !== 'POST /v1/documents/batch' || r.status !== 200) continue;
+    const items = (r.json as { data?: { status?: unknown; id?: unknown }[] } | undefined)?.data;
+    for (const item of items ?? []) if (item.status === 201) written.add(String(item.id));
+  }
   const deleted = accepted('DELETE /v1/documents/:id');
   const problems: string[] = [];
   for (const [id, version] of after.documents) {

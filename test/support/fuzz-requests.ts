@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   chatBody,
+  batchBody,
   documentBody,
   extraHeaders,
   queryString,
@@ -171,6 +172,13 @@ const ROUTE_SHAPES: readonly RouteShape[] = [
     role: 'admin',
     path: fixed('/v1/documents'),
     body: documentBody,
+  },
+  {
+    method: 'POST',
+    template: '/v1/documents/batch',
+    role: 'admin',
+    path: fixed('/v1/documents/batch'),
+    body: batchBody,
   },
   {
     method: 'POST',
