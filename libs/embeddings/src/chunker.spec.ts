@@ -107,6 +107,26 @@ describe('chunkDocument', () => {
     expect(chunkDocument({ title: 'T', text: '# Only a heading\n\n## And another' })).toEqual([]);
   });
 
+  it('gives each chunk of paged text its page, and no chunk spans a page break', () => {
+    const text = [
+      'Cover page text.',
+      '\f# Methods',
+      'Sampling was random.\fStill methods, on page three.',
+      '\f\f',
+      '## Results',
+      'Page five holds the results.',
+    ].join('\n');
+    const chunks = chunkDocument({ title: 'T', text });
+    expect(chunks.map(({ page, heading, text }) => ({ page, heading, text }))).toEqual([
+      { page: 1, heading: undefined, text: 'Cover page text.' },
+      { page: 2, heading: 'Methods', text: 'Sampling was random.' },
+      { page: 3, heading: 'Methods', text: 'Still methods, on page three.' },
+      { page: 5, heading: 'Methods > Results', text: 'Page five holds the results.' },
+    ]);
+    // Text without page breaks has no pages at all.
+    expect(chunkDocument({ title: 'T', text: 'One page.' })[0]).not.toHaveProperty('page');
+  });
+
   it('splits inside a word only when that word alone exceeds the budget', () => {
     const huge = 'x'.repeat(3000);
     const chunks = chunkDocument(

@@ -1,5 +1,5 @@
 import { SectionSplitter } from './section-splitter.js';
-import { splitSections } from './sections.js';
+import { PAGE_BREAK, splitSections } from './sections.js';
 
 /** How big chunks are, in o200k_base tokens. */
 export interface ChunkOptions {
@@ -18,6 +18,8 @@ export interface Chunk {
   readonly index: number;
   /** The heading path above the chunk (`Methods > Sampling`), or undefined before any heading. */
   readonly heading: string | undefined;
+  /** The page the chunk is on, from 1, when the text has page breaks (form feeds). */
+  readonly page?: number;
   readonly text: string;
   /** The token count of `text`. */
   readonly tokens: number;
@@ -52,8 +54,10 @@ function resolveOptions(options: Partial<ChunkOptions>): ChunkOptions {
 
 /**
  * Cuts a document into token-bounded chunks. Markdown ATX headings start sections and no chunk
- * spans two of them; within a section, cuts prefer paragraph, then sentence, then word
- * boundaries, and only split a word that alone exceeds the budget. Deterministic.
+ * spans two of them; nor does a chunk span a page break (a form feed, as in text extracted from
+ * a PDF), and in text that has them each chunk carries its page. Within a section, cuts prefer
+ * paragraph, then sentence, then word boundaries, and only split a word that alone exceeds the
+ * budget. Deterministic.
  * @throws RangeError when the options are out of range.
  */
 export function chunkDocument(
@@ -61,10 +65,14 @@ export function chunkDocument(
   options: Partial<ChunkOptions> = {},
 ): Chunk[] {
   const { maxTokens, overlapTokens } = resolveOptions(options);
+  const paged = doc.text.includes(PAGE_BREAK);
   const chunks: Chunk[] = [];
   for (const section of splitSections(doc.text)) {
-    for (const piece of new SectionSplitter(section.body, maxTokens, overlapTokens).split()) {
-      chunks.push({ index: chunks.length, heading: section.heading, ...piece });
+    for (const [offset, part] of section.body.split(PAGE_BREAK).entries()) {
+      const page = paged ? { page: 1 + section.breaks + offset } : {};
+      for (const piece of new SectionSplitter(part, maxTokens, overlapTokens).split()) {
+        chunks.push({ index: chunks.length, heading: section.heading, ...page, ...piece });
+      }
     }
   }
   return chunks;

@@ -2,6 +2,17 @@
 export interface Section {
   readonly heading: string | undefined;
   readonly body: string;
+  /** Page breaks (form feeds, U+000C) in the text before `body` begins. */
+  readonly breaks: number;
+}
+
+/** The page break of extracted text (as pdftotext writes it): a form feed. */
+export const PAGE_BREAK = '\f';
+
+function countBreaks(line: string): number {
+  let n = 0;
+  for (let i = line.indexOf(PAGE_BREAK); i !== -1; i = line.indexOf(PAGE_BREAK, i + 1)) n++;
+  return n;
 }
 
 // CommonMark ATX heading: up to 3 spaces, 1-6 '#', then a space or the end of the line, and an
@@ -42,14 +53,21 @@ export function splitSections(text: string): Section[] {
   const sections: Section[] = [];
   let heading: string | undefined;
   let body: string[] = [];
+  let breaks = 0;
+  let bodyBreaks = 0;
 
   for (const line of lines) {
-    const match = fences.inside(line) ? null : ATX_HEADING.exec(line);
+    // A page may begin with a heading: the form feed before it does not hide it.
+    const bare = line.replace(/^\f+/u, '');
+    const match = fences.inside(bare) ? null : ATX_HEADING.exec(bare);
     if (match === null) {
       body.push(line);
+      breaks += countBreaks(line);
       continue;
     }
-    sections.push({ heading, body: body.join('\n') });
+    sections.push({ heading, body: body.join('\n'), breaks: bodyBreaks });
+    breaks += countBreaks(line);
+    bodyBreaks = breaks;
     const level = match[1]?.length ?? 1;
     levels.length = level;
     levels[level - 1] = match[2]?.trim() || undefined;
@@ -57,6 +75,6 @@ export function splitSections(text: string): Section[] {
     heading = path.length > 0 ? path.join(' > ') : undefined;
     body = [];
   }
-  sections.push({ heading, body: body.join('\n') });
+  sections.push({ heading, body: body.join('\n'), breaks: bodyBreaks });
   return sections.filter((section) => /\S/.test(section.body));
 }

@@ -47,7 +47,13 @@ export function citationsOf(text: string, passages: readonly Passage[]): Citatio
     referenced.size > 0 ? [...referenced].sort((a, b) => a - b) : passages.map((_, i) => i + 1);
   return cited.map((n) => {
     const p = passages[n - 1] as Passage;
-    return { document_id: p.document_id, chunk_index: p.chunk_index, title: p.title };
+    return {
+      document_id: p.document_id,
+      chunk_index: p.chunk_index,
+      title: p.title,
+      ...(p.page !== undefined ? { page: p.page } : {}),
+      ...(p.section !== undefined ? { section: p.section } : {}),
+    };
   });
 }
 

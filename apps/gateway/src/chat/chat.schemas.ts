@@ -196,6 +196,10 @@ export interface Citation {
   readonly document_id: string;
   readonly chunk_index: number;
   readonly title: string;
+  /** The page of the file the passage is on, when known (PDF). */
+  readonly page?: number;
+  /** The heading path above the passage, when there is one. */
+  readonly section?: string;
 }
 
 /** The standard `chat.completion` object plus `citations` (and `extractive` without a model). */

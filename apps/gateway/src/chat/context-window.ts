@@ -7,6 +7,8 @@ export interface Passage {
   readonly document_id: string;
   readonly chunk_index: number;
   readonly title: string;
+  readonly page?: number;
+  readonly section?: string;
   readonly text: string;
 }
 
@@ -184,7 +186,9 @@ function turnText(turn: ChatTurn): string {
 export function renderPassage(id: number, passage: Passage): string {
   const attributes =
     `id="${id}" document="${escape(passage.document_id)}" ` +
-    `chunk="${passage.chunk_index}" title="${escape(passage.title)}"`;
+    `chunk="${passage.chunk_index}" title="${escape(passage.title)}"` +
+    (passage.page !== undefined ? ` page="${passage.page}"` : '') +
+    (passage.section !== undefined ? ` section="${escape(passage.section)}"` : '');
   return `<passage ${attributes}>\n${escape(passage.text)}\n</passage>\n`;
 }
 

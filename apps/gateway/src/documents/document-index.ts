@@ -25,6 +25,10 @@ export interface IndexedChunk {
   readonly indexText: string;
   /** The chunk text, sealed with the tenant's data key (base64). */
   readonly sealedText: string;
+  /** The page the chunk is on (PDF), when known. */
+  readonly page?: number;
+  /** The heading path above the chunk, sealed with the tenant's data key, when there is one. */
+  readonly sealedSection?: string;
   readonly dense?: readonly number[];
   /** Keyed digests of the entities the chunk mentions (no entity text reaches the graph). */
   readonly entities: readonly { readonly key: string; readonly kind: string }[];
@@ -262,6 +266,8 @@ function pointOf(doc: IndexedDocument, chunk: IndexedChunk): VectorPoint {
       version: doc.version,
       title_enc: doc.sealedTitle,
       text_enc: chunk.sealedText,
+      ...(chunk.page !== undefined ? { page: chunk.page } : {}),
+      ...(chunk.sealedSection !== undefined ? { section_enc: chunk.sealedSection } : {}),
       [METADATA_INDEX_FIELD]: doc.metadataIndex,
     },
   };

@@ -99,6 +99,10 @@ export class DocumentPreparer {
           // The dense model reads the natural text; only BM25 gets the lexical variants.
           indexText: lexicalText(texts[position] ?? chunk.text),
           sealedText: await this.keys.sealText(chunk.text),
+          ...(chunk.page !== undefined ? { page: chunk.page } : {}),
+          ...(chunk.heading !== undefined
+            ? { sealedSection: await this.keys.sealText(chunk.heading) }
+            : {}),
           ...(vector !== undefined ? { dense: vector } : {}),
           entities: extractEntities(chunk.text, terms).map((entity) => ({
             key: createHmac('sha256', entityKey).update(entity.key).digest('base64url'),
@@ -132,6 +136,8 @@ export class DocumentPreparer {
       id,
       content,
       chunking: DEFAULT_CHUNK_OPTIONS,
+      // Chunks carry their page and section: points written before that get new ids.
+      positions: 1,
       lexical: LEXICAL_VERSION,
       dense: model === undefined ? null : (model.dimensions ?? 0),
     });

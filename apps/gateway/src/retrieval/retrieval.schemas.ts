@@ -48,6 +48,10 @@ export interface RetrievedChunk {
   readonly document_id: string;
   readonly chunk_index: number;
   readonly title: string;
+  /** The page of the file the passage is on, when known (PDF). */
+  readonly page?: number;
+  /** The heading path above the passage (`Methods > Sampling`), when there is one. */
+  readonly section?: string;
   readonly text: string;
   readonly score: number;
 }

@@ -89,6 +89,10 @@ export class RetrievalService {
         document_id: String(hit.payload.document_id),
         chunk_index: Number(hit.payload.chunk_index),
         title: await this.keys.openText(String(hit.payload.title_enc)),
+        ...positionOf(hit),
+        ...(typeof hit.payload.section_enc === 'string'
+          ? { section: await this.keys.openText(hit.payload.section_enc) }
+          : {}),
         text: await this.keys.openText(String(hit.payload.text_enc)),
         score,
       })),
@@ -172,4 +176,10 @@ export class RetrievalService {
 
 function plain(hits: readonly VectorHit[]): Candidate[] {
   return hits.map((hit) => ({ hit, score: hit.score }));
+}
+
+/** The page a hit is on, when its point records one. */
+function positionOf(hit: VectorHit): { page?: number } {
+  const page = hit.payload.page;
+  return typeof page === 'number' && Number.isInteger(page) ? { page } : {};
 }
