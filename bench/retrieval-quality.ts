@@ -215,12 +215,21 @@ async function latency(run: CollectionRun, seconds: number) {
     headers: run.baseline.headers,
     body: run.baseline.queryBody(query, 10, true),
   };
-  const rows: { connections: number; gateway: LatencyResult; direct: LatencyResult }[] = [];
+  // The same query without the graph expansion: what the graph costs, and the gateway's own
+  // cost over the one Qdrant query that both make.
+  const viaGatewayBm25 = { ...viaGateway, body: { ...viaGateway.body, expand_graph: false } };
+  const rows: {
+    connections: number;
+    gateway: LatencyResult;
+    bm25: LatencyResult;
+    direct: LatencyResult;
+  }[] = [];
   for (const connections of [1, 8]) {
     process.stdout.write(`latency: ${connections} connection(s), ${seconds} s each\n`);
     rows.push({
       connections,
       gateway: await measure(viaGateway, connections, seconds),
+      bm25: await measure(viaGatewayBm25, connections, seconds),
       direct: await measure(direct, connections, seconds),
     });
   }
@@ -324,7 +333,7 @@ function report(latencyRun: Awaited<ReturnType<typeof latency>> | undefined): st
       table(
         `Retrieve latency, top 10 with payload, one query (${latencyRun.query.slice(0, 60)}...)`,
         ['connections', 'target', 'mean ms', 'p50 ms', 'p99 ms', 'req/s', 'non-2xx', 'errors'],
-        latencyRun.rows.flatMap(({ connections, gateway: g, direct: d }) => {
+        latencyRun.rows.flatMap(({ connections, gateway: g, bm25: b, direct: d }) => {
           const ratio = (a: number, b: number) => (b > 0 ? `x${(a / b).toFixed(1)}` : '(< 1 ms)');
           const row = (target: string, r: LatencyResult) => [
             String(connections),
@@ -336,19 +345,22 @@ function report(latencyRun: Awaited<ReturnType<typeof latency>> | undefined): st
             String(r.non2xx),
             String(r.errors),
           ];
+          const ratios = (label: string, r: LatencyResult) => [
+            String(connections),
+            label,
+            ratio(r.mean, d.mean),
+            ratio(r.p50, d.p50),
+            ratio(r.p99, d.p99),
+            `x${(r.rps / d.rps).toFixed(2)}`,
+            '',
+            '',
+          ];
           return [
             row('gateway', g),
+            row('gateway no graph', b),
             row('qdrant direct', d),
-            [
-              String(connections),
-              'gateway/direct',
-              ratio(g.mean, d.mean),
-              ratio(g.p50, d.p50),
-              ratio(g.p99, d.p99),
-              `x${(g.rps / d.rps).toFixed(2)}`,
-              '',
-              '',
-            ],
+            ratios('gateway/direct', g),
+            ratios('no graph/direct', b),
           ];
         }),
       ),
